@@ -1,0 +1,312 @@
+"""``Chain`` and ``Mix``: host clarity-fx, pedalboard built-in and VST3 plugins together.
+
+A :class:`Chain` runs its plugins in series. Runs of consecutive native
+plugins (pedalboard built-ins, ``VST3Plugin``, ``pedalboard.Pedalboard``) are
+handed to one real ``pedalboard.Pedalboard``, so they keep native speed.
+
+Latency is compensated by construction: every stage returns *aligned* audio
+(fewer samples while its latency fills), and :meth:`Plugin.flush` drains each
+stage in turn, so streaming plus flush equals the whole-buffer call.
+
+Two pedalboard behaviours are handled here:
+
+- pedalboard drops the buffered tail of a stream (pedalboard issue #387): a
+  native stage is drained by feeding it silence until it has returned as many
+  samples as it was given;
+- a JUCE plugin re-prepares, and loses its state, when the block it is given
+  grows between ``reset=False`` calls. A native stage is therefore always fed
+  blocks of exactly ``buffer_size`` samples, buffered here. That buffering only
+  delays when samples come out, never which samples come out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, MutableSequence
+from typing import Any, overload
+
+import numpy as np
+import pedalboard
+
+from .plugin import Plugin, _empty
+
+__all__ = ["Chain", "Mix", "is_native", "as_stage"]
+
+#: Give up draining a native plugin after this many blocks of silence.
+MAX_DRAIN_BLOCKS = 256
+
+
+def is_native(plugin: Any) -> bool:
+    """Whether ``plugin`` is a pedalboard (C++) plugin: a built-in, VST3 or board."""
+    return isinstance(plugin, pedalboard.Plugin)
+
+
+def _check_item(item: Any) -> Any:
+    if item is None or isinstance(item, Plugin) or is_native(item):
+        return item
+    raise TypeError(
+        f"a Chain holds clarity_fx or pedalboard plugins, not {type(item).__name__}; "
+        "wrap Python code in a clarity_fx.Plugin subclass"
+    )
+
+
+class NativeStage(Plugin):
+    """Adapter that streams a native pedalboard plugin under the stage protocol.
+
+    Parameters
+    ----------
+    plugin : pedalboard.Plugin
+        A built-in, a ``VST3Plugin`` or a ``pedalboard.Pedalboard``.
+    """
+
+    def __init__(self, plugin: Any) -> None:
+        super().__init__()
+        self.plugin = plugin
+
+    def __repr__(self) -> str:
+        return f"NativeStage({self.plugin!r})"
+
+    def latency_for(self, sample_rate: float) -> int:
+        return int(getattr(self.plugin, "reported_latency_samples", 0) or 0)
+
+    def _reset_stream(self) -> None:
+        self.plugin.reset()
+
+    def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        self.plugin.reset()
+        self._pending: list[np.ndarray] = []
+        self._pending_len = 0
+
+    def _run(self, block: np.ndarray) -> np.ndarray:
+        s = self._stream
+        return self.plugin.process(block, s["rate"], buffer_size=s["block"], reset=False)
+
+    def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
+        size = self._stream["block"]
+        if audio.shape[1]:
+            self._pending.append(audio)
+            self._pending_len += audio.shape[1]
+        if self._pending_len < size:
+            return _empty(self._stream["channels"])
+        joined = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
+        whole = (self._pending_len // size) * size
+        outs = [self._run(joined[:, i : i + size]) for i in range(0, whole, size)]
+        rest = joined[:, whole:]
+        self._pending, self._pending_len = ([rest], rest.shape[1]) if rest.shape[1] else ([], 0)
+        return np.concatenate(outs, axis=1)
+
+    def _finish_aligned(self, owed: int) -> np.ndarray:
+        channels, size = self._stream["channels"], self._stream["block"]
+        outs: list[np.ndarray] = []
+        got = 0
+        if self._pending_len:
+            block = np.zeros((channels, size), dtype=np.float32)
+            block[:, : self._pending_len] = np.concatenate(self._pending, axis=1)
+            self._pending, self._pending_len = [], 0
+            outs.append(self._run(block))
+            got += outs[-1].shape[1]
+        silence = np.zeros((channels, size), dtype=np.float32)
+        for _ in range(MAX_DRAIN_BLOCKS):
+            if got >= owed:
+                break
+            outs.append(self._run(silence))
+            got += outs[-1].shape[1]
+        else:
+            raise RuntimeError(f"{self.plugin!r} did not return its tail after {MAX_DRAIN_BLOCKS} blocks")
+        if not outs:
+            return _empty(channels)
+        return np.concatenate(outs, axis=1)[:, :owed]
+
+    def _process_whole(self, audio: np.ndarray, sample_rate: float, buffer_size: int) -> np.ndarray:
+        if audio.shape[1] == 0:
+            return audio.copy()
+        # pedalboard's own whole-buffer call compensates latency; streaming equals it.
+        return self.plugin.process(audio, sample_rate, buffer_size=buffer_size, reset=True)
+
+
+def as_stage(item: Any) -> Plugin:
+    """Return ``item`` as a stage speaking the internal protocol."""
+    return item if isinstance(item, Plugin) else NativeStage(item)
+
+
+def _concat(parts: list[np.ndarray], channels: int) -> np.ndarray:
+    parts = [p for p in parts if p.shape[1]]
+    if not parts:
+        return _empty(channels)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+class Chain(Plugin, MutableSequence):
+    """Plugins in series: clarity-fx processors, pedalboard built-ins and VST3 alike.
+
+    A Chain acts like a list (``append``, ``insert``, indexing, slicing,
+    ``len``, iteration) and like a plugin (``process``, ``__call__``,
+    ``reset``, ``flush``). ``None`` items pass audio through untouched.
+
+    Parameters
+    ----------
+    plugins : iterable, optional
+        ``clarity_fx.Plugin`` objects, pedalboard plugins (built-ins,
+        ``VST3Plugin``, ``Pedalboard``, ``Chain``, ``Mix``), other Chains,
+        or ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np, pedalboard, clarity_fx as cfx
+    >>> chain = cfx.Chain([pedalboard.HighpassFilter(80), pedalboard.Gain(-6)])
+    >>> chain(np.zeros((2, 480), np.float32), 48000).shape
+    (2, 480)
+    """
+
+    def __init__(self, plugins: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        self._items: list[Any] = [_check_item(p) for p in (plugins or [])]
+        self._stages: list[Plugin] = []
+
+    # ------------------------------------------------------------------ list behaviour
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> Chain: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return type(self)(self._items[index])
+        return self._items[index]
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            self._items[index] = [_check_item(v) for v in value]
+        else:
+            self._items[index] = _check_item(value)
+
+    def __delitem__(self, index: Any) -> None:
+        del self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def insert(self, index: int, value: Any) -> None:
+        """Insert a plugin before ``index``."""
+        self._items.insert(index, _check_item(value))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}([{', '.join(repr(p) for p in self._items)}])"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = Plugin.__hash__
+
+    # ------------------------------------------------------------------ stages
+    def _build_stages(self) -> list[Plugin]:
+        """Group consecutive native plugins into one ``pedalboard.Pedalboard``."""
+        stages: list[Plugin] = []
+        run: list[Any] = []
+
+        def close_run() -> None:
+            if run:
+                native = run[0] if len(run) == 1 else pedalboard.Pedalboard(list(run))
+                stages.append(NativeStage(native))
+                run.clear()
+
+        for item in self._items:
+            if item is None:
+                continue
+            if is_native(item):
+                run.append(item)
+            else:
+                close_run()
+                stages.append(item)
+        close_run()
+        return stages
+
+    def latency_for(self, sample_rate: float) -> int:
+        """Sum of the stages' latencies (native built-ins report none)."""
+        return sum(as_stage(p).latency_for(sample_rate) for p in self._items if p is not None)
+
+    def _reset_stream(self) -> None:
+        for item in self._items:
+            if item is not None:
+                item.reset()
+        self._stages = []
+
+    def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        self._stages = self._build_stages()
+        for stage in self._stages:
+            stage._start_stream(sample_rate, channels, buffer_size)
+
+    def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
+        for stage in self._stages:
+            audio = stage._push(audio)
+        return audio
+
+    def _finish_aligned(self, owed: int) -> np.ndarray:
+        channels = self._stream["channels"]
+        audio = _empty(channels)
+        for stage in self._stages:
+            audio = _concat([stage._push(audio), stage._finish()], channels)
+        return audio
+
+    def _process_whole(self, audio: np.ndarray, sample_rate: float, buffer_size: int) -> np.ndarray:
+        self._stages = self._build_stages()
+        for stage in self._stages:
+            stage.reset()
+            audio = stage._process_whole(audio, sample_rate, buffer_size)
+        return audio
+
+
+class Mix(Chain):
+    """Parallel branches summed at unity gain, like ``pedalboard.Mix``.
+
+    Each branch may be any plugin (use a :class:`Chain` for a series branch).
+    Branch latencies are compensated: the sum is formed only from samples that
+    every branch has returned.
+    """
+
+    def _build_stages(self) -> list[Plugin]:
+        return [as_stage(item) for item in self._items if item is not None]
+
+    def latency_for(self, sample_rate: float) -> int:
+        """The largest branch latency."""
+        return max((as_stage(p).latency_for(sample_rate) for p in self._items if p is not None), default=0)
+
+    def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        super()._start(sample_rate, channels, buffer_size)
+        self._fifos: list[list[np.ndarray]] = [[] for _ in self._stages]
+
+    def _emit(self, outs: list[np.ndarray]) -> np.ndarray:
+        channels = self._stream["channels"]
+        if not self._stages:
+            return outs[0] if outs else _empty(channels)
+        joined = []
+        for fifo, out in zip(self._fifos, outs):
+            fifo.append(out)
+            joined.append(_concat(fifo, channels))
+        ready = min(j.shape[1] for j in joined)
+        total = np.zeros((channels, ready), dtype=np.float32)
+        for i, j in enumerate(joined):
+            total += j[:, :ready]
+            self._fifos[i] = [j[:, ready:]]
+        return total
+
+    def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
+        if not self._stages:
+            return audio
+        return self._emit([stage._push(audio) for stage in self._stages])
+
+    def _finish_aligned(self, owed: int) -> np.ndarray:
+        if not self._stages:
+            return _empty(self._stream["channels"])
+        return self._emit([stage._finish() for stage in self._stages])
+
+    def _process_whole(self, audio: np.ndarray, sample_rate: float, buffer_size: int) -> np.ndarray:
+        self._stages = self._build_stages()
+        if not self._stages:
+            return audio.copy()
+        total = np.zeros_like(audio)
+        for stage in self._stages:
+            stage.reset()
+            total += stage._process_whole(audio, sample_rate, buffer_size)
+        return total

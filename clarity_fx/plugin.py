@@ -1,0 +1,521 @@
+"""The pedalboard-compatible contract every clarity-fx processor inherits.
+
+pedalboard cannot host Python code (``pedalboard.Plugin`` cannot be subclassed
+from Python), so "pedalboard-compatible" means the same *calling contract*::
+
+    out = plugin.process(input_array, sample_rate, buffer_size=8192, reset=True)
+    out = plugin(input_array, sample_rate)          # alias
+
+- 1-D input is mono; 2-D input takes the smaller dimension as channels. The
+  output has the input's shape and layout (fewer samples when streaming).
+- float32 or float64 in, float32 out; anything else raises ``TypeError``.
+- ``reset=True`` clears state first and returns exactly as many samples as
+  were given, latency compensated. ``reset=False`` keeps state across calls and
+  returns latency-aligned audio: early calls return fewer samples, exactly as
+  pedalboard's own plugins do. :meth:`Plugin.flush` then returns the tail, so
+  that streaming plus flush equals one whole-buffer call.
+- ``buffer_size`` is the size of the blocks the DSP sees; output never depends
+  on it.
+
+Internally every stage speaks one small protocol, so containers (``Chain``,
+``Mix``, ``Blend``, ``Automate``) compose without knowing what they hold:
+
+- ``_start(sample_rate, channels, buffer_size)`` begins a stream,
+- ``_push(block) -> aligned output`` (possibly fewer samples than pushed),
+- ``_finish() -> the rest``, so that total output == total input.
+
+A processor implements one method, :meth:`Plugin.process_block`: it receives a
+``(channels, n)`` float32 block and returns ``n`` samples delayed by
+``latency_for(sample_rate)`` samples. Parameters are :class:`Param`
+descriptors, validated when set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = ["Param", "Plugin", "StreamState", "as_channels_first", "restore_layout"]
+
+
+# --------------------------------------------------------------------------- parameters
+class Param:
+    """A validated, documented processor parameter.
+
+    Parameters
+    ----------
+    default : object
+        Value used when the constructor is not given one.
+    unit : str, optional
+        Unit shown in help and schema (``"Hz"``, ``"dB"``, ``"ms"``); the
+        attribute name should end with it too (``cutoff_hz``).
+    minimum, maximum : float, optional
+        Inclusive bounds for numbers.
+    choices : sequence of str, optional
+        Allowed values for a text parameter.
+    kind : type, optional
+        ``float`` (default), ``int``, ``bool``, ``str`` or ``object``.
+    nullable : bool, optional
+        Whether ``None`` is allowed.
+    help : str, optional
+        One sentence for ``clarity plugins`` and the JSON schema.
+    exclusive_minimum : bool, optional
+        When True, ``minimum`` itself is not allowed (``> minimum``).
+
+    Raises
+    ------
+    ParameterError
+        (a ``ValueError``) when a value of the wrong type or out of range is set.
+    """
+
+    def __init__(
+        self,
+        default: Any,
+        *,
+        unit: str = "",
+        minimum: float | None = None,
+        maximum: float | None = None,
+        choices: Iterable[str] | None = None,
+        kind: type = float,
+        nullable: bool = False,
+        help: str = "",
+        exclusive_minimum: bool = False,
+    ) -> None:
+        self.default = default
+        self.unit = unit
+        self.minimum = minimum
+        self.maximum = maximum
+        self.choices = tuple(choices) if choices is not None else None
+        self.kind = kind
+        self.nullable = nullable
+        self.help = help
+        self.exclusive_minimum = exclusive_minimum
+        self.name = "?"
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance.__dict__.get(self.name, self.default)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.name] = self.validate(value)
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` converted to the parameter's type, or raise ParameterError."""
+        where = f"{self.name}"
+        if value is None:
+            if self.nullable:
+                return None
+            raise ParameterError(f"{where} cannot be empty (None); give a value")
+        if self.kind is bool:
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            raise ParameterError(f"{where} must be true or false, not {value!r}")
+        if self.kind in (float, int):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
+                raise ParameterError(f"{where} must be a number, not {value!r}")
+            if self.kind is int:
+                if float(value) != int(value):
+                    raise ParameterError(f"{where} must be a whole number, not {value!r}")
+                value = int(value)
+            else:
+                value = float(value)
+                if not math.isfinite(value):
+                    raise ParameterError(f"{where} must be a finite number, not {value!r}")
+            unit = f" {self.unit}" if self.unit else ""
+            lo, hi = self.minimum, self.maximum
+            if lo is not None and (value < lo or (self.exclusive_minimum and value <= lo)):
+                sign = ">" if self.exclusive_minimum else "at least"
+                raise ParameterError(f"{where}={value:g}{unit} is out of range: use {sign} {lo:g}{unit}")
+            if hi is not None and value > hi:
+                raise ParameterError(f"{where}={value:g}{unit} is out of range: use at most {hi:g}{unit}")
+            return value
+        if self.kind is str:
+            if not isinstance(value, str):
+                raise ParameterError(f"{where} must be text, not {value!r}")
+            if self.choices is not None and value not in self.choices:
+                raise ParameterError(f"{where}={value!r} is not known: use one of {', '.join(self.choices)}")
+            return value
+        return value
+
+    def spec(self) -> dict[str, Any]:
+        """Describe this parameter for help text and JSON schema."""
+        return {
+            "name": self.name,
+            "type": self.kind.__name__,
+            "unit": self.unit,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "choices": list(self.choices) if self.choices else None,
+            "default": self.default,
+            "nullable": self.nullable,
+            "help": self.help,
+        }
+
+
+# --------------------------------------------------------------------------- layouts
+def as_channels_first(
+    input_array: Any, channels: int | None = None, channels_last: bool | None = None
+) -> tuple[np.ndarray, bool, int]:
+    """Check dtype and layout the way pedalboard does.
+
+    Parameters
+    ----------
+    input_array : numpy.ndarray
+        1-D (mono) or 2-D audio; the smaller dimension is channels (ties are
+        channels-first).
+    channels, channels_last : optional
+        The open stream's channel count and layout. A block whose one
+        dimension matches ``channels`` is read that way (a 1-sample stereo
+        block is ``(2, 1)``, not two mono samples); a square block keeps the
+        stream's layout, as pedalboard does.
+
+    Returns
+    -------
+    audio : numpy.ndarray
+        ``(channels, samples)`` float32, C-contiguous.
+    channels_last : bool
+        Whether the input was ``(samples, channels)``.
+    ndim : int
+        The input's number of dimensions.
+
+    Raises
+    ------
+    TypeError
+        For anything but a float32 or float64 array of one or two dimensions.
+    """
+    if not isinstance(input_array, np.ndarray):
+        raise TypeError(f"expected a numpy array of float32 or float64, got {type(input_array).__name__}")
+    if input_array.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"expected float32 or float64 audio, got {input_array.dtype}; "
+            "convert with audio.astype(np.float32) (scale integers to -1..1 first)"
+        )
+    if input_array.ndim == 1:
+        audio, channels_last = input_array[None, :], False
+    elif input_array.ndim == 2:
+        rows, cols = input_array.shape
+        if channels is not None and (rows == channels) != (cols == channels):
+            is_last = cols == channels
+        elif channels_last is not None and rows == cols:
+            is_last = channels_last
+        else:
+            is_last = rows > cols
+        channels_last = is_last
+        audio = input_array.T if channels_last else input_array
+    else:
+        raise TypeError(f"expected 1-D or 2-D audio, got an array of shape {input_array.shape}")
+    return np.ascontiguousarray(audio, dtype=np.float32), channels_last, input_array.ndim
+
+
+def restore_layout(audio: np.ndarray, channels_last: bool, ndim: int) -> np.ndarray:
+    """Return ``(channels, samples)`` audio in the caller's layout, as float32."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if ndim == 1:
+        return audio[0]
+    return np.ascontiguousarray(audio.T) if channels_last else audio
+
+
+# --------------------------------------------------------------------------- stream state
+class StreamState:
+    """Per-stream scratch space handed to :meth:`Plugin.process_block`.
+
+    Attributes set by the framework: ``sample_rate``, ``channels``,
+    ``buffer_size`` and ``position`` (stream samples before this block). A
+    processor keeps its filter memories etc. here as plain attributes, created
+    on first use (``if "zi" not in state``). It is thrown away on reset.
+    """
+
+    def __init__(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        self.sample_rate = float(sample_rate)
+        self.channels = int(channels)
+        self.buffer_size = int(buffer_size)
+        self.position = 0
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.__dict__
+
+
+def _empty(channels: int) -> np.ndarray:
+    return np.zeros((channels, 0), dtype=np.float32)
+
+
+def _check_block_size(buffer_size: int) -> int:
+    if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
+        raise ParameterError(f"buffer_size must be a positive whole number, not {buffer_size!r}")
+    return int(buffer_size)
+
+
+# --------------------------------------------------------------------------- the base class
+class Plugin:
+    """Base class of every clarity-fx processor; the pedalboard calling contract.
+
+    Subclasses declare :class:`Param` attributes and implement
+    :meth:`process_block`; if their output is delayed they also override
+    :meth:`latency_for`. Everything else (layouts, dtypes, blocking,
+    latency alignment, reset, flush) lives here.
+
+    Examples
+    --------
+    >>> import numpy as np, clarity_fx as cfx
+    >>> class Halve(cfx.Plugin):
+    ...     def process_block(self, block, state):
+    ...         return block * 0.5
+    >>> Halve()(np.ones(4, np.float32), 48000)
+    array([0.5, 0.5, 0.5, 0.5], dtype=float32)
+    """
+
+    #: True for processors that must see the audio ahead (a noise region, the
+    #: whole file's loudness) before they can process it. ``render`` calls
+    #: :meth:`fit` on them in a pre-pass.
+    needs_fit: bool = False
+
+    def __init__(self, **params: Any) -> None:
+        unknown = [k for k in params if not isinstance(getattr(type(self), k, None), Param)]
+        if unknown:
+            from difflib import get_close_matches
+
+            known = self.param_names()
+            hint = get_close_matches(unknown[0], known, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(known)}"
+            raise ParameterError(f"{type(self).__name__} has no parameter {unknown[0]!r}{extra}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        self._state: StreamState | None = None
+        self._stream: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ to implement
+    def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
+        """Process one block: the one method a processor implements.
+
+        Parameters
+        ----------
+        block : numpy.ndarray
+            ``(channels, n)`` float32, ``1 <= n <= buffer_size``.
+        state : StreamState
+            Per-stream memory (filter states, overlap buffers).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(channels, n)``: the output delayed by ``latency_for(sample_rate)``.
+        """
+        raise NotImplementedError
+
+    def latency_for(self, sample_rate: float) -> int:
+        """Latency in samples at ``sample_rate`` (0 unless overridden)."""
+        return 0
+
+    # ------------------------------------------------------------------ introspection
+    @classmethod
+    def params(cls) -> dict[str, Param]:
+        """The :class:`Param` descriptors of this class, by name, in declaration order."""
+        found: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Param):
+                    found[name] = value
+        return found
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """Names of the parameters, in declaration order."""
+        return list(cls.params())
+
+    def get_params(self) -> dict[str, Any]:
+        """Current parameter values, by name."""
+        return {name: getattr(self, name) for name in self.params()}
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({inner})"
+
+    @property
+    def latency_samples(self) -> int:
+        """Latency of the current (or last) stream in samples; 48 kHz before any."""
+        rate = self._state.sample_rate if self._state is not None else 48000.0
+        return int(self.latency_for(rate))
+
+    # ------------------------------------------------------------------ public contract
+    def process(
+        self,
+        input_array: np.ndarray,
+        sample_rate: float,
+        buffer_size: int = 8192,
+        reset: bool = True,
+    ) -> np.ndarray:
+        """Run audio through the processor, exactly like ``pedalboard.Plugin.process``.
+
+        Parameters
+        ----------
+        input_array : numpy.ndarray
+            float32 or float64, 1-D (mono) or 2-D (either layout).
+        sample_rate : float
+            Sample rate in Hz.
+        buffer_size : int, optional
+            Largest block handed to the DSP; the output does not depend on it.
+        reset : bool, optional
+            True: clear state, return ``len(input)`` latency-compensated
+            samples. False: continue the stream; early calls return fewer
+            samples, and :meth:`flush` returns the rest.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 audio in the input's layout.
+        """
+        hint = {} if reset else self._stream
+        audio, channels_last, ndim = as_channels_first(
+            input_array, hint.get("channels"), hint.get("layout", (None,))[0]
+        )
+        sample_rate = _check_rate(sample_rate)
+        buffer_size = _check_block_size(buffer_size)
+        if reset:
+            self.reset()
+            out = self._process_whole(audio, sample_rate, buffer_size)
+            self._stream["ended"] = True  # a later reset=False call starts afresh
+        else:
+            s = self._stream
+            if s.get("ended") or s.get("rate") != sample_rate or s.get("channels") != audio.shape[0]:
+                self.reset()  # pedalboard re-prepares silently on a new rate or channel count
+                self._start_stream(sample_rate, audio.shape[0], buffer_size)
+            out = self._push(audio)
+        self._stream["layout"] = (channels_last, ndim)
+        return restore_layout(out, channels_last, ndim)
+
+    __call__ = process
+
+    def flush(self) -> np.ndarray:
+        """End a ``reset=False`` stream and return its buffered tail.
+
+        After ``flush`` the samples returned by all ``process(..., reset=False)``
+        calls plus this one equal one whole-buffer call. pedalboard has no such
+        call and loses the tail (pedalboard issue #387).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 audio in the layout of the last ``process`` call; empty
+            when no stream is open.
+        """
+        s = self._stream
+        channels_last, ndim = s.get("layout", (False, 2))
+        if "rate" not in s or s.get("ended"):
+            return restore_layout(_empty(s.get("channels", 1)), channels_last, ndim)
+        out = self._finish()
+        s["ended"] = True
+        return restore_layout(out, channels_last, ndim)
+
+    def reset(self) -> None:
+        """Clear all stream state; parameters are kept."""
+        self._state = None
+        self._stream = {}
+        self._reset_stream()
+
+    # ------------------------------------------------------------------ fitting (pre-pass)
+    def fit(self, blocks: Iterable[np.ndarray], sample_rate: float) -> None:
+        """Learn from the audio ahead (noise region, whole-file loudness).
+
+        ``render`` calls this on processors with ``needs_fit`` in a pre-pass,
+        with the same ``(channels, n)`` blocks the processor will later see,
+        so that a streamed render equals the whole-buffer call. Processors
+        that need no pre-pass ignore it.
+        """
+
+    def _unfit(self) -> None:
+        """Forget what :meth:`fit` learned (render calls this after a file)."""
+
+    # ------------------------------------------------------------------ the stage protocol
+    def _start_stream(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        self._stream = {"rate": sample_rate, "channels": channels, "block": buffer_size, "in": 0, "out": 0}
+        self._start(sample_rate, channels, buffer_size)
+
+    def _push(self, audio: np.ndarray) -> np.ndarray:
+        s = self._stream
+        s["in"] += audio.shape[1]
+        out = self._push_aligned(audio)
+        s["out"] += out.shape[1]
+        return out
+
+    def _finish(self) -> np.ndarray:
+        s = self._stream
+        out = self._finish_aligned(s["in"] - s["out"])
+        s["out"] += out.shape[1]
+        return out
+
+    def _process_whole(self, audio: np.ndarray, sample_rate: float, buffer_size: int) -> np.ndarray:
+        """Whole-buffer call; containers override it with faster paths."""
+        self._start_stream(sample_rate, audio.shape[0], buffer_size)
+        head = self._push(audio)
+        tail = self._finish()
+        return np.concatenate([head, tail], axis=1) if tail.shape[1] else head
+
+    # Default implementation for fixed-latency processors ---------------------------
+    def _reset_stream(self) -> None:
+        """Hook for containers: reset held plugins."""
+
+    def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        self._state = StreamState(sample_rate, channels, buffer_size)
+        self._stream["skip"] = int(self.latency_for(sample_rate))
+
+    def _run_blocks(self, audio: np.ndarray) -> np.ndarray:
+        state = self._state
+        assert state is not None
+        size, n = state.buffer_size, audio.shape[1]
+        if n == 0:
+            return _empty(state.channels)
+        outs = []
+        for start in range(0, n, size):
+            block = audio[:, start : start + size]
+            out = self.process_block(block, state)
+            if out.shape != block.shape:
+                raise RuntimeError(
+                    f"{type(self).__name__}.process_block returned {out.shape} for {block.shape}"
+                )
+            outs.append(out)
+            state.position += block.shape[1]
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
+
+    def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
+        out = self._run_blocks(audio)
+        skip = min(self._stream["skip"], out.shape[1])
+        if skip:
+            self._stream["skip"] -= skip
+            out = out[:, skip:]
+        return np.asarray(out, dtype=np.float32)
+
+    def _finish_aligned(self, owed: int) -> np.ndarray:
+        """Return ``owed`` more samples: the tail still inside the latency."""
+        channels = self._stream["channels"]
+        if owed <= 0:
+            return _empty(channels)
+        pad = self._stream["skip"] + owed
+        out = self._run_blocks(np.zeros((channels, pad), dtype=np.float32))
+        return np.asarray(out[:, pad - owed :], dtype=np.float32)
+
+
+def _check_rate(sample_rate: float) -> float:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"sample_rate must be a number in Hz, not {sample_rate!r}")
+    if not (math.isfinite(sample_rate) and sample_rate > 0):
+        raise ParameterError(f"sample_rate must be a positive number of Hz, not {sample_rate!r}")
+    return float(sample_rate)
+
+
+def iter_blocks(audio: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    """Yield ``(channels, <=size)`` views of ``(channels, n)`` audio."""
+    for start in range(0, audio.shape[1], size):
+        yield audio[:, start : start + size]
+
+
+Transform = Callable[[np.ndarray], np.ndarray]
