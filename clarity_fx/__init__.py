@@ -27,12 +27,16 @@ _LAZY = {
     "render": "render",
 }
 
+_SUBMODULES = {"analysis", "chain", "cli", "errors", "plugin", "preset", "processors", "registry", "render"}
+
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        if name in _SUBMODULES:
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'clarity_fx' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value

@@ -210,7 +210,7 @@ def as_channels_first(
         elif channels_last is not None and rows == cols:
             is_last = channels_last
         else:
-            is_last = rows > cols
+            is_last = rows > cols or (rows == 0 and cols > 0)  # (0, 2): two empty channels
         channels_last = is_last
         audio = input_array.T if channels_last else input_array
     else:
@@ -421,6 +421,44 @@ class Plugin:
         self._state = None
         self._stream = {}
         self._reset_stream()
+
+    def stream(
+        self, blocks: Iterable[np.ndarray], sample_rate: float, buffer_size: int = 8192
+    ) -> Iterator[np.ndarray]:
+        """Stream ``(channels, n)`` blocks through, from reset to flush.
+
+        Parameters
+        ----------
+        blocks : iterable of numpy.ndarray
+            Channels-first float blocks of any, varying, size.
+        sample_rate : float
+            Sample rate in Hz.
+        buffer_size : int, optional
+            Block size handed to the DSP and to native plugins.
+
+        Yields
+        ------
+        numpy.ndarray
+            Aligned ``(channels, m)`` float32 output; all of it together equals
+            one whole-buffer call on the concatenated input.
+        """
+        sample_rate = _check_rate(sample_rate)
+        buffer_size = _check_block_size(buffer_size)
+        self.reset()
+        started = False
+        for block in blocks:
+            audio = np.ascontiguousarray(block, dtype=np.float32)
+            if not started:
+                self._start_stream(sample_rate, audio.shape[0], buffer_size)
+                started = True
+            out = self._push(audio)
+            if out.shape[1]:
+                yield out
+        if started:
+            tail = self._finish()
+            self._stream["ended"] = True
+            if tail.shape[1]:
+                yield tail
 
     # ------------------------------------------------------------------ fitting (pre-pass)
     def fit(self, blocks: Iterable[np.ndarray], sample_rate: float) -> None:

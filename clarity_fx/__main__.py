@@ -1,0 +1,5 @@
+"""``python -m clarity_fx`` runs the ``clarity`` command."""
+
+from .cli import main
+
+main()

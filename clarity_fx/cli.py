@@ -1,0 +1,209 @@
+"""The ``clarity`` command: a thin typer layer that parses, calls the library and prints.
+
+Library modules are imported inside the commands, so ``clarity --help`` does
+not pay for pedalboard, scipy or numba.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import __version__
+from .errors import ClarityError
+
+app = typer.Typer(
+    help="Make recordings clearer: noise reduction, filters, compression, loudness.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: rich's markdown stack costs 0.1 s per call
+)
+presets_app = typer.Typer(
+    help="List, show, validate and export presets.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(presets_app, name="presets")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"clarity-fx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Make recordings clearer: noise reduction, filters, compression, loudness."""
+
+
+def _outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    if len(inputs) == 1 and not output.is_dir():
+        return [(inputs[0], output)]
+    if not output.is_dir():
+        raise ClarityError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
+    return [(path, output / path.name) for path in inputs]
+
+
+@app.command()
+def apply(
+    preset: Annotated[str, typer.Argument(help="Preset name (see 'clarity presets list') or YAML file.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Input audio file(s).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file, or folder for several inputs.")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a parameter: STAGE.PARAM=VALUE (stage by type or index)."),
+    ] = None,
+    bit_depth: Annotated[int | None, typer.Option(help="16, 24 or 32 (wav/aiff/flac).")] = None,
+    quality: Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")] = None,
+    buffer_size: Annotated[int, typer.Option(help="Block size handed to plugins.")] = 8192,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on long files.")] = True,
+) -> None:
+    """Apply a preset to audio files: clarity apply vocal-clarity take.wav -o clean.flac"""
+    from .preset import load_preset_spec
+    from .render import render
+
+    spec = load_preset_spec(preset, overrides or [])
+    for source, target in _outputs(inputs, output):
+        chain = spec.build()
+        if spec.sample_rate:
+            from .render import open_audio
+
+            rate = open_audio(source).sample_rate
+            if rate != spec.sample_rate:
+                raise ClarityError(
+                    f"{source} is {rate:g} Hz but preset {spec.name} needs {spec.sample_rate:g} Hz; "
+                    "resample it first"
+                )
+        result = render(source, target, chain, bit_depth=bit_depth, quality=quality,
+                        buffer_size=buffer_size, progress=None if progress else False)
+        typer.echo(f"{result.output_path}  ({result.frames / result.sample_rate:.1f} s audio, "
+                   f"{result.realtime_factor:.0f}x realtime)", err=True)
+
+
+@app.command()
+def plugins(
+    vst3: Annotated[Path | None, typer.Option(help="List this VST3 plugin's parameters instead.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List processor types and their parameters (or a VST3's)."""
+    from .registry import processor_types
+
+    if vst3 is not None:
+        from .preset import load_vst3
+
+        path = vst3.expanduser()
+        if not path.exists():
+            raise ClarityError(f"{path}: VST3 plugin not found; check the path")
+        plugin = load_vst3(path, {})
+        rows = {}
+        for name, param in plugin.parameters.items():
+            rows[name] = {"min": param.min_value, "max": param.max_value, "default": param.raw_value,
+                          "unit": param.label, "value": str(param.string_value)}
+        if as_json:
+            typer.echo(json.dumps({"path": str(path), "latency_samples": plugin.reported_latency_samples,
+                                   "parameters": rows}, indent=2, default=str))
+            return
+        typer.echo(f"{path.name}  latency {plugin.reported_latency_samples} samples")
+        for name, row in rows.items():
+            typer.echo(f"  {name:<24} {row['min']!s:>8} .. {row['max']!s:<8} {row['unit']}")
+        return
+    types = processor_types()
+    if as_json:
+        typer.echo(json.dumps({n: {"origin": t.origin, "params": t.params} for n, t in types.items()},
+                              indent=2, default=str))
+        return
+    for name, kind in types.items():
+        typer.echo(f"{name}  [{kind.origin}]  {kind.doc[:70]}")
+        for pname, spec in kind.params.items():
+            if spec["type"] == "object":
+                continue
+            rng = ""
+            if spec["minimum"] is not None or spec["maximum"] is not None:
+                rng = f"{spec['minimum'] if spec['minimum'] is not None else ''}..{spec['maximum'] if spec['maximum'] is not None else ''}"
+            if spec["choices"]:
+                rng = "|".join(spec["choices"])
+            typer.echo(f"    {pname:<24} {spec['type']:<6} {spec['unit']:<4} {rng:<22} default {spec['default']!r}")
+
+
+@presets_app.command("list")
+def presets_list() -> None:
+    """List named presets: the user's folder, then the shipped ones."""
+    from .preset import list_presets, parse_preset
+
+    for name, path in list_presets().items():
+        try:
+            description = parse_preset(path.read_text(encoding="utf-8"), str(path)).description
+        except ClarityError as err:
+            description = f"(invalid: {err})"
+        typer.echo(f"{name:<22} {description}")
+
+
+@presets_app.command("show")
+def presets_show(name: Annotated[str, typer.Argument(help="Preset name or file.")]) -> None:
+    """Print a preset's YAML."""
+    from .preset import find_preset
+
+    typer.echo(find_preset(name).read_text(encoding="utf-8").rstrip())
+
+
+@presets_app.command("validate")
+def presets_validate(files: Annotated[list[Path], typer.Argument(help="Preset files or names.")]) -> None:
+    """Check presets without running them; exit 1 if any is invalid."""
+    from .preset import load_preset_spec
+
+    failed = 0
+    for path in files:
+        try:
+            load_preset_spec(str(path))
+            typer.echo(f"ok    {path}")
+        except ClarityError as err:
+            failed += 1
+            typer.echo(f"error {err}", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@presets_app.command("schema")
+def presets_schema() -> None:
+    """Print the JSON Schema of preset files, for editors."""
+    from .schema import preset_schema
+
+    typer.echo(json.dumps(preset_schema(), indent=2))
+
+
+@presets_app.command("export")
+def presets_export(
+    preset: Annotated[str, typer.Argument(help="Preset name or file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="YAML file to write.")],
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="STAGE.PARAM=VALUE")] = None,
+) -> None:
+    """Write a preset, with --set overrides applied, as a complete YAML file."""
+    from .preset import load_preset_spec, save_preset
+
+    spec = load_preset_spec(preset, overrides or [])
+    save_preset(spec.build(), output, name=spec.name, description=spec.description)
+    typer.echo(str(output), err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
+    try:
+        app(args=argv)
+    except ClarityError as err:
+        typer.echo(f"clarity: error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("clarity: interrupted; no partial output was left", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Processor name → class and parameter specs: the one source for presets, CLI help and schema.
+
+Names are the snake_case of the class name: ``spectral_subtraction`` for
+:class:`~clarity_fx.SpectralSubtraction`, ``highpass_filter`` for
+``pedalboard.HighpassFilter``. pedalboard built-ins keep pedalboard's own
+parameter names. ``vst3`` and ``mix`` are structural and live in
+:mod:`clarity_fx.preset`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import re
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from typing import Any
+
+from .errors import ParameterError
+
+__all__ = ["ProcessorType", "processor_types", "get_type", "snake_case", "suggest", "type_name_of"]
+
+#: clarity-fx processors: class name -> module under clarity_fx.processors.
+CLARITY_PROCESSORS = {
+    "SpectralSubtraction": "spectral",
+    "AnalyticFilter": "analytic",
+    "ButterworthFilter": "butterworth",
+    "FFTFilter": "fft_filter",
+    "HardKneeCompressor": "compressor",
+    "TruePeakLimiter": "limiter",
+    "LoudnessNormalize": "loudness",
+}
+
+#: pedalboard classes that are containers, abstract, or need a file to construct.
+_NOT_BUILTINS = {
+    "Plugin", "PluginContainer", "Pedalboard", "Chain", "Mix", "ExternalPlugin", "VST3Plugin",
+    "AudioUnitPlugin", "AudioProcessorParameter", "IIRFilter", "Convolution",
+}
+
+
+def snake_case(name: str) -> str:
+    """``HardKneeCompressor`` → ``hard_knee_compressor``; ``FFTFilter`` → ``fft_filter``."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+@dataclass
+class ProcessorType:
+    """A processor a preset can name."""
+
+    name: str
+    cls: type
+    origin: str  # "clarity" or "pedalboard"
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    doc: str = ""
+
+    def build(self, params: dict[str, Any]) -> Any:
+        """Instantiate with validated ``params``; raise ParameterError with a suggestion."""
+        for key in params:
+            if key not in self.params:
+                raise ParameterError(f"{self.name} has no parameter {key!r}{suggest(key, self.params)}")
+        if self.origin == "clarity":
+            return self.cls(**params)
+        params = dict(params)
+        for key, value in params.items():
+            spec = self.params[key]
+            _check_builtin_value(self.name, spec, value)
+            if spec["choices"] is not None:
+                if value not in spec["choices"]:
+                    raise ParameterError(
+                        f"{self.name}.{key}={value!r} is not known: use one of {', '.join(spec['choices'])}"
+                    )
+                params[key] = _ENUMS[self.cls][key].__members__[value]
+        try:
+            return self.cls(**params)
+        except (TypeError, ValueError) as err:
+            raise ParameterError(f"{self.name}: {str(err).splitlines()[0]}") from None
+
+
+def _check_builtin_value(type_name: str, spec: dict[str, Any], value: Any) -> None:
+    kind = spec["type"]
+    name = spec["name"]
+    if kind in ("float", "int"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParameterError(f"{type_name}.{name} must be a number, not {value!r}")
+    elif kind == "bool" and not isinstance(value, bool):
+        raise ParameterError(f"{type_name}.{name} must be true or false, not {value!r}")
+    elif kind == "str" and not isinstance(value, str):
+        raise ParameterError(f"{type_name}.{name} must be text, not {value!r}")
+
+
+def suggest(word: str, known: Any) -> str:
+    """``"; did you mean 'x'?"`` or the list of known names."""
+    known = list(known)
+    hit = get_close_matches(word, known, n=1, cutoff=0.6)
+    if hit:
+        return f"; did you mean {hit[0]!r}?"
+    return f"; known: {', '.join(sorted(known))}" if len(known) <= 30 else ""
+
+
+def _builtin_params(cls: type) -> dict[str, dict[str, Any]]:
+    """Parameters of a pedalboard built-in: its properties with plain values."""
+    instance = cls()
+    found: dict[str, dict[str, Any]] = {}
+    enums: dict[str, Any] = {}
+    for name in dir(cls):
+        attr = getattr(cls, name, None)
+        if name.startswith("_") or not isinstance(attr, property) or attr.fset is None:
+            continue
+        try:
+            value = getattr(instance, name)
+        except Exception:  # noqa: BLE001 - some properties need a prepared plugin
+            continue
+        if isinstance(value, bool):
+            kind = "bool"
+        elif isinstance(value, (int, float)):
+            kind = "float"
+        elif isinstance(value, str):
+            kind = "str"
+        elif hasattr(value, "name") and hasattr(type(value), "__members__"):  # pybind11 enum
+            enums[name] = type(value)
+            kind, value = "str", value.name
+        else:
+            continue
+        unit = next((u for u in ("_hz", "_db", "_ms", "_semitones") if name.endswith(u)), "")
+        found[name] = {
+            "name": name, "type": kind, "unit": unit.lstrip("_"), "minimum": None, "maximum": None,
+            "choices": list(enums[name].__members__) if name in enums else None,
+            "default": value, "nullable": False, "help": "",
+        }
+    _ENUMS[cls] = enums
+    return found
+
+
+#: pedalboard enum-valued parameters (``Resample.quality``), by class; presets name members.
+_ENUMS: dict[type, dict[str, Any]] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def processor_types() -> dict[str, ProcessorType]:
+    """Every named processor: clarity-fx's, then pedalboard's built-ins."""
+    import pedalboard
+
+    types: dict[str, ProcessorType] = {}
+    for class_name, module in CLARITY_PROCESSORS.items():
+        try:
+            mod = importlib.import_module(f"clarity_fx.processors.{module}")
+        except ModuleNotFoundError as err:
+            if err.name != f"clarity_fx.processors.{module}":
+                raise
+            continue  # not built yet
+        cls = getattr(mod, class_name)
+        params = {name: p.spec() for name, p in cls.params().items()}
+        types[snake_case(class_name)] = ProcessorType(
+            snake_case(class_name), cls, "clarity", params, _summary(cls)
+        )
+    for class_name in sorted(dir(pedalboard)):
+        cls = getattr(pedalboard, class_name)
+        if (
+            not isinstance(cls, type)
+            or not issubclass(cls, pedalboard.Plugin)
+            or class_name in _NOT_BUILTINS
+            or class_name.startswith("_")
+        ):
+            continue
+        try:
+            params = _builtin_params(cls)
+        except TypeError:
+            continue  # needs constructor arguments
+        name = snake_case(class_name)
+        types.setdefault(name, ProcessorType(name, cls, "pedalboard", params, _summary(cls)))
+    return types
+
+
+def _summary(cls: type) -> str:
+    doc = (cls.__doc__ or "").strip()
+    return doc.split("\n\n")[0].replace("\n", " ") if doc else ""
+
+
+def get_type(name: str) -> ProcessorType:
+    """The processor called ``name``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown name, with a "did you mean" suggestion.
+    """
+    types = processor_types()
+    if name not in types:
+        raise ParameterError(f"unknown processor type {name!r}{suggest(name, list(types) + ['vst3', 'mix'])}")
+    return types[name]
+
+
+def type_name_of(plugin: Any) -> str:
+    """The registry name of a plugin instance (``vst3`` for external plugins)."""
+    import pedalboard
+
+    if isinstance(plugin, pedalboard.ExternalPlugin):
+        return "vst3"
+    return snake_case(type(plugin).__name__)

@@ -1,0 +1,124 @@
+"""Chain and Mix: list behaviour, hosting, latency compensation, the issue's done-when chain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+import pytest
+from conftest import SR, noise, stream
+
+import clarity_fx as cfx
+from clarity_fx.plugin import Plugin
+
+
+class Delay(Plugin):
+    """A pure delay that reports it: y[n] = x[n - D]."""
+
+    delay_samples = cfx.Param(7, kind=int, minimum=0)
+
+    def latency_for(self, sample_rate):
+        return self.delay_samples
+
+    def process_block(self, block, state):
+        if "tail" not in state:
+            state.tail = np.zeros((state.channels, self.delay_samples), np.float32)
+        joined = np.concatenate([state.tail, block], axis=1)
+        state.tail = joined[:, joined.shape[1] - self.delay_samples :]
+        return joined[:, : block.shape[1]]
+
+
+def test_chain_behaves_like_a_list():
+    gain, hp = pedalboard.Gain(-3), pedalboard.HighpassFilter(100)
+    chain = cfx.Chain([gain])
+    chain.append(hp)
+    chain.insert(0, None)
+    assert len(chain) == 3 and chain[1] is gain and chain[-1] is hp
+    assert chain.index(hp) == 2 and hp in chain
+    assert isinstance(chain[1:], cfx.Chain) and list(chain[1:]) == [gain, hp]
+    del chain[0]
+    assert list(chain) == [gain, hp]
+    with pytest.raises(TypeError, match="clarity_fx or pedalboard plugins"):
+        chain.append("reverb")
+
+
+def test_none_passes_through_and_empty_chain_is_identity():
+    x = noise()
+    np.testing.assert_array_equal(cfx.Chain([None])(x, SR), x)
+    np.testing.assert_array_equal(cfx.Chain()(x, SR), x)
+
+
+def test_native_runs_are_one_pedalboard_and_match_it():
+    plugins = [pedalboard.HighpassFilter(100), pedalboard.Gain(-3), pedalboard.Compressor(-20, 4)]
+    x = noise()
+    chain = cfx.Chain(plugins)
+    np.testing.assert_array_equal(chain(x, SR), pedalboard.Pedalboard(plugins)(x, SR))
+    stages = chain._build_stages()
+    assert len(stages) == 1 and isinstance(stages[0].plugin, pedalboard.Pedalboard)
+
+
+def test_python_plugin_latency_is_compensated_in_chain():
+    x = noise()
+    out = cfx.Chain([Delay(delay_samples=100), pedalboard.Gain(-6)])(x, SR)
+    np.testing.assert_allclose(out, x * 10 ** (-6 / 20), atol=1e-6)
+
+
+def test_nested_chains_and_pedalboards():
+    x = noise()
+    inner = cfx.Chain([Delay(), pedalboard.Gain(-6)])
+    outer = cfx.Chain([pedalboard.Pedalboard([pedalboard.Gain(3)]), inner, cfx.Chain([Delay(delay_samples=3)])])
+    np.testing.assert_allclose(outer(x, SR), x * 10 ** (-3 / 20), atol=1e-6)
+    np.testing.assert_allclose(stream(outer, x, [100, 7]), outer(x, SR), atol=1e-6)
+
+
+def test_mix_sums_branches_at_unity_and_aligns_latency():
+    x = noise()
+    mix = cfx.Mix([cfx.Chain([Delay(delay_samples=50)]), pedalboard.Gain(0), Delay(delay_samples=9)])
+    np.testing.assert_allclose(mix(x, SR), 3 * x, atol=1e-5)
+    np.testing.assert_allclose(stream(mix, x, [333, 17]), 3 * x, atol=1e-5)
+    np.testing.assert_allclose(pedalboard.Mix([pedalboard.Gain(0), pedalboard.Gain(0)])(x, SR), 2 * x, atol=1e-6)
+
+
+def test_chain_reports_latency_sum():
+    chain = cfx.Chain([Delay(delay_samples=10), pedalboard.Gain(0), Delay(delay_samples=5)])
+    chain(noise(), SR)
+    assert chain.latency_samples == 15
+
+
+@pytest.mark.parametrize("sizes", [[37], [1000], [4096], [12345], [37, 1000, 4096, 12345]])
+def test_done_when_chain_streams_exactly(sizes):
+    """#2: [HighpassFilter, FFTFilter, Gain, Resample(16 kHz), Compressor], chunks then flush == whole."""
+    chain = cfx.Chain([
+        pedalboard.HighpassFilter(80),
+        cfx.FFTFilter(transfer_function=lambda f: 1 / (1 + 1j * f / 4000)),
+        pedalboard.Gain(-3),
+        pedalboard.Resample(target_sample_rate=16000),
+        pedalboard.Compressor(threshold_db=-20, ratio=4),
+    ])
+    x = noise(2, 1.5)
+    whole = chain(x, SR)
+    got = stream(chain, x, sizes)
+    assert got.shape == whole.shape == x.shape
+    assert np.abs(got - whole).max() <= 1e-5
+
+
+def test_early_calls_return_fewer_samples_like_pedalboard():
+    chain = cfx.Chain([Delay(delay_samples=500)])
+    chain.reset()
+    assert chain.process(noise()[:, :300], SR, reset=False).shape == (2, 0)
+    assert chain.process(noise()[:, :300], SR, reset=False).shape == (2, 100)
+    assert chain.flush().shape == (2, 500)
+
+
+def test_stream_generator_equals_whole():
+    x = noise()
+    chain = cfx.Chain([pedalboard.Resample(16000), Delay()])
+    blocks = [x[:, i : i + 1234] for i in range(0, x.shape[1], 1234)]
+    np.testing.assert_allclose(np.concatenate(list(chain.stream(blocks, SR)), axis=1), chain(x, SR), atol=1e-6)
+
+
+def test_invalid_parameter_raises_when_set():
+    d = Delay()
+    with pytest.raises(ValueError, match="delay_samples"):
+        d.delay_samples = -1
+    with pytest.raises(ValueError, match="did you mean"):
+        Delay(delay_sample=3)
