@@ -25,9 +25,14 @@ _LAZY = {
     "PluginLoadError": "errors",
     "FFTFilter": "processors.fft_filter",
     "render": "render",
+    "Blend": "wrappers",
+    "Automate": "wrappers",
+    "Lane": "wrappers",
+    "load_preset": "preset",
+    "save_preset": "preset",
 }
 
-_SUBMODULES = {"analysis", "chain", "cli", "errors", "plugin", "preset", "processors", "registry", "render"}
+_SUBMODULES = {"analysis", "chain", "cli", "errors", "plugin", "preset", "processors", "registry", "render", "wrappers"}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

@@ -1,0 +1,102 @@
+"""Blend and Automate around any plugin: exact wet/dry, processed + removed = input, automation lanes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+import pytest
+from conftest import SR, noise, stream
+from test_chain import Delay
+
+import clarity_fx as cfx
+
+WRAPPABLE = {
+    "native-highpass": lambda: pedalboard.HighpassFilter(300),
+    "native-resample": lambda: pedalboard.Resample(16000),
+    "fft-filter": lambda: cfx.FFTFilter(transfer_function=lambda f: 1 / (1 + 1j * f / 500), n_taps=2048),
+    "python-delay": lambda: Delay(delay_samples=123),
+    "chain": lambda: cfx.Chain([pedalboard.Gain(-6), Delay(delay_samples=5), pedalboard.LowpassFilter(2000)]),
+}
+
+
+@pytest.mark.parametrize("name", WRAPPABLE)
+def test_processed_plus_removed_is_input(name):
+    x = noise()
+    processed = cfx.Blend(WRAPPABLE[name]())(x, SR)
+    removed = cfx.Blend(WRAPPABLE[name](), listen="removed")(x, SR)
+    assert np.abs(processed + removed - x).max() <= 1e-6
+
+
+@pytest.mark.parametrize("name", WRAPPABLE)
+def test_wet_extremes_are_exact(name):
+    x = noise()
+    plain = cfx.Chain([WRAPPABLE[name]()])(x, SR)
+    np.testing.assert_array_equal(cfx.Blend(WRAPPABLE[name](), wet=1.0)(x, SR), plain)
+    np.testing.assert_array_equal(cfx.Blend(WRAPPABLE[name](), wet=0.0)(x, SR), x)
+    half = cfx.Blend(WRAPPABLE[name](), wet=0.25)(x, SR)
+    np.testing.assert_allclose(half, 0.25 * plain + 0.75 * x, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", WRAPPABLE)
+@pytest.mark.parametrize("listen", ["processed", "removed"])
+def test_blend_streams_exactly(name, listen):
+    x = noise()
+    blend = cfx.Blend(WRAPPABLE[name](), wet=0.7, listen=listen)
+    np.testing.assert_allclose(stream(blend, x, [37, 1000, 4096]), blend(x, SR), atol=1e-6)
+
+
+def test_blend_validates():
+    with pytest.raises(ValueError):
+        cfx.Blend(pedalboard.Gain(), wet=1.5)
+    with pytest.raises(ValueError, match="processed, removed"):
+        cfx.Blend(pedalboard.Gain(), listen="noise")
+
+
+def _level_db(x, start, stop):
+    return 20 * np.log10(np.sqrt(2 * np.mean(x[start:stop].astype(np.float64) ** 2)))
+
+
+@pytest.mark.parametrize("make", [lambda: pedalboard.Gain(), lambda: cfx.Chain([pedalboard.Gain()])])
+def test_gain_ramp_follows_breakpoints(make):
+    """A ramp on a steady tone: within 0.5 dB everywhere, 0.1 dB at the breakpoints."""
+    points = [(0.0, -20.0), (1.0, 0.0), (1.5, -6.0)]
+    t = np.arange(int(2.0 * SR)) / SR
+    tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    plugin = make()
+    target = plugin if isinstance(plugin, pedalboard.Gain) else plugin[0]
+    auto = cfx.Automate(target, {"gain_db": points})
+    out = (auto if plugin is target else cfx.Chain([auto]))(tone, SR)
+    win = 480  # 10 ms, 10 periods
+    for start in range(0, out.size - win, win):
+        mid = (start + win / 2) / SR
+        want = np.interp(mid, [p[0] for p in points], [p[1] for p in points]) + 20 * np.log10(0.5)
+        assert abs(_level_db(out, start, start + win) - want) < 0.5, mid
+    for sec, db in points:
+        # the gain applied in the update interval that starts at the breakpoint
+        i = int(sec * SR)
+        seg = slice(i, i + 48)
+        loud = np.abs(tone[seg]) > 0.1
+        gain_db = 20 * np.log10(np.abs(out[seg][loud] / tone[seg][loud]))
+        assert np.abs(gain_db - db).max() < 0.1, (sec, gain_db)
+
+
+def test_automation_streams_exactly_and_follows_absolute_time():
+    x = noise(2, 1.0)
+    auto = cfx.Automate(pedalboard.LowpassFilter(), {"cutoff_frequency_hz": [(0, 200), (1.0, 8000)]})
+    np.testing.assert_allclose(stream(auto, x, [37, 1000, 4096, 12345]), auto(x, SR), atol=1e-6)
+
+
+def test_log_interpolation_for_hz():
+    auto = cfx.Automate(pedalboard.LowpassFilter(), {"cutoff_frequency_hz": [(0, 100), (2, 10000)]})
+    assert auto.lanes["cutoff_frequency_hz"](1.0) == pytest.approx(1000.0)
+    lin = cfx.Automate(pedalboard.Gain(), {"gain_db": [(0, -20), (2, 0)]})
+    assert lin.lanes["gain_db"](1.0) == pytest.approx(-10.0)
+
+
+def test_automate_our_processor_and_unknown_names():
+    d = Delay(delay_samples=4)
+    with pytest.raises(ValueError, match="did you mean 'gain_db'"):
+        cfx.Automate(pedalboard.Gain(), {"gain_d": [(0, 0)]})
+    with pytest.raises(ValueError, match="not go backwards"):
+        cfx.Automate(pedalboard.Gain(), {"gain_db": [(1, 0), (0, 1)]})
+    cfx.Automate(d, {"delay_samples": [(0, 4)]})
