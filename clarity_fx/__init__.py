@@ -24,7 +24,13 @@ _LAZY = {
     "PresetError": "errors",
     "PluginLoadError": "errors",
     "FFTFilter": "processors.fft_filter",
-    "render": "render",
+    "SpectralSubtraction": "processors.spectral",
+    "AnalyticFilter": "processors.analytic",
+    "ButterworthFilter": "processors.butterworth",
+    "HardKneeCompressor": "processors.compressor",
+    "TruePeakLimiter": "processors.limiter",
+    "LoudnessNormalize": "processors.loudness",
+    "render": "rendering",
     "Blend": "wrappers",
     "Automate": "wrappers",
     "Lane": "wrappers",
@@ -32,7 +38,7 @@ _LAZY = {
     "save_preset": "preset",
 }
 
-_SUBMODULES = {"analysis", "chain", "cli", "errors", "plugin", "preset", "processors", "registry", "render", "wrappers"}
+_SUBMODULES = {"analysis", "chain", "cli", "errors", "plugin", "preset", "processors", "registry", "rendering", "wrappers"}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

@@ -68,13 +68,13 @@ def apply(
 ) -> None:
     """Apply a preset to audio files: clarity apply vocal-clarity take.wav -o clean.flac"""
     from .preset import load_preset_spec
-    from .render import render
+    from .rendering import render
 
     spec = load_preset_spec(preset, overrides or [])
     for source, target in _outputs(inputs, output):
         chain = spec.build()
         if spec.sample_rate:
-            from .render import open_audio
+            from .rendering import open_audio
 
             rate = open_audio(source).sample_rate
             if rate != spec.sample_rate:
@@ -131,6 +131,72 @@ def plugins(
             if spec["choices"]:
                 rng = "|".join(spec["choices"])
             typer.echo(f"    {pname:<24} {spec['type']:<6} {spec['unit']:<4} {rng:<22} default {spec['default']!r}")
+
+
+def _flatten(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    rows: dict[str, Any] = {}
+    for key, value in report.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and not {"before", "after"} <= set(value):
+            rows.update(_flatten(value, f"{name}."))
+        else:
+            rows[name] = value
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+@app.command()
+def analyze(
+    file: Annotated[Path, typer.Argument(help="Audio file to measure.")],
+    compare: Annotated[Path | None, typer.Option(help="A second file (e.g. the processed one) to compare.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report (schema_version 1).")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG: spectrograms and waveforms.")] = None,
+) -> None:
+    """Loudness, true peak, noise floor, hum and balance; before/after with --compare."""
+    from .analysis import analyze_file
+    from .analysis import compare as compare_reports
+
+    report = analyze_file(file)
+    result: dict[str, Any] = report
+    if compare is not None:
+        result = compare_reports(report, analyze_file(compare))
+    if plot is not None:
+        from .plot import plot_file_compare, plot_single
+
+        if compare is not None:
+            plot_file_compare(file, compare, plot)
+        else:
+            plot_single(file, plot)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, allow_nan=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=str(file) if compare is None else f"{file} → {compare}")
+    table.add_column("measure")
+    if compare is None:
+        table.add_column("value", justify="right")
+        for name, value in _flatten(result).items():
+            table.add_row(name, _fmt(value))
+    else:
+        for column in ("before", "after", "difference"):
+            table.add_column(column, justify="right")
+        for name, value in _flatten(result).items():
+            if isinstance(value, dict):
+                table.add_row(name, _fmt(value["before"]), _fmt(value["after"]), _fmt(value.get("difference")))
+    Console().print(table)
+    if plot is not None:
+        typer.echo(str(plot), err=True)
 
 
 @presets_app.command("list")

@@ -461,13 +461,14 @@ class Plugin:
                 yield tail
 
     # ------------------------------------------------------------------ fitting (pre-pass)
-    def fit(self, blocks: Iterable[np.ndarray], sample_rate: float) -> None:
+    def fit(self, blocks: Iterable[np.ndarray], sample_rate: float) -> bool | None:
         """Learn from the audio ahead (noise region, whole-file loudness).
 
         ``render`` calls this on processors with ``needs_fit`` in a pre-pass,
         with the same ``(channels, n)`` blocks the processor will later see,
-        so that a streamed render equals the whole-buffer call. Processors
-        that need no pre-pass ignore it.
+        so that a streamed render equals the whole-buffer call. Return True
+        to be given another pass over the same audio. Processors that need no
+        pre-pass ignore it.
         """
 
     def _unfit(self) -> None:

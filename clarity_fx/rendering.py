@@ -29,6 +29,8 @@ __all__ = [
 WRITE_FORMATS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 #: Seconds of audio read per block. Memory is a few blocks, whatever the file length.
 BLOCK_SECONDS = 2.0
+#: Most pre-passes one stage may ask for.
+MAX_FIT_PASSES = 6
 #: Files longer than this get a progress bar.
 PROGRESS_MIN_SECONDS = 20.0
 
@@ -281,7 +283,7 @@ def fit_stages(chain: Any, blocks: Callable[[], Iterator[np.ndarray]], sample_ra
     Stage ``i`` is fitted on the output of stages ``0..i-1`` streamed from a
     fresh read of the file, so the later streamed render equals a
     whole-buffer call. A noise-profile fit stops reading after its region: a
-    short pre-pass.
+    short pre-pass. A ``fit`` that returns True is given another pass.
 
     Returns
     -------
@@ -296,7 +298,10 @@ def fit_stages(chain: Any, blocks: Callable[[], Iterator[np.ndarray]], sample_ra
         if stage is None or not getattr(stage, "needs_fit", False):
             continue
         prefix = Chain(items[:i])
-        stage.fit(prefix.stream(blocks(), sample_rate, buffer_size), sample_rate)
+        # A stage may ask for more passes (loudness: measure, then check the limited result).
+        for _ in range(MAX_FIT_PASSES):
+            if not stage.fit(prefix.stream(blocks(), sample_rate, buffer_size), sample_rate):
+                break
         fitted.append(stage)
     return fitted
 
