@@ -92,7 +92,7 @@ class NativeStage(Plugin):
         outs = [self._run(joined[:, i : i + size]) for i in range(0, whole, size)]
         rest = joined[:, whole:]
         self._pending, self._pending_len = ([rest], rest.shape[1]) if rest.shape[1] else ([], 0)
-        return np.concatenate(outs, axis=1)
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
 
     def _finish_aligned(self, owed: int) -> np.ndarray:
         channels, size = self._stream["channels"], self._stream["block"]
