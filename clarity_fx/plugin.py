@@ -209,8 +209,10 @@ def as_channels_first(
             is_last = cols == channels
         elif channels_last is not None and rows == cols:
             is_last = channels_last
+        elif rows == 0 or cols == 0:
+            is_last = rows == 0 and cols > 0  # (0, 2) and (2, 0) are both two empty channels
         else:
-            is_last = rows > cols or (rows == 0 and cols > 0)  # (0, 2): two empty channels
+            is_last = rows > cols
         channels_last = is_last
         audio = input_array.T if channels_last else input_array
     else:

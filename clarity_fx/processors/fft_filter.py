@@ -176,8 +176,10 @@ class FFTFilter(Plugin):
                 raise ValueError(
                     f"impulse_response has {h.shape[0]} channels for {state.channels}-channel audio"
                 )
+            # Keep the input history when the length allows: a parameter change must not click.
+            if "history" not in state or state.history.shape[1] != h.shape[1] - 1:
+                state.history = np.zeros((state.channels, h.shape[1] - 1))
             state.key, state.h, state.spectra = key, h, {}
-            state.history = np.zeros((state.channels, h.shape[1] - 1))
         taps, n = state.h.shape[1], block.shape[1]
         frame = np.concatenate([state.history, block], axis=1)
         size = scipy.fft.next_fast_len(frame.shape[1], real=True)
