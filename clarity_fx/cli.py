@@ -170,12 +170,12 @@ def analyze(
     if compare is not None:
         result = compare_reports(report, analyze_file(compare))
     if plot is not None:
-        from .plot import plot_file_compare, plot_single
+        from .plot import plot_file, plot_file_compare
 
         if compare is not None:
             plot_file_compare(file, compare, plot)
         else:
-            plot_single(file, plot)
+            plot_file(file, plot)
     if as_json:
         typer.echo(json.dumps(result, indent=2, allow_nan=False))
         return
@@ -197,6 +197,22 @@ def analyze(
     Console().print(table)
     if plot is not None:
         typer.echo(str(plot), err=True)
+
+
+@app.command()
+def response(
+    preset: Annotated[str, typer.Argument(help="Preset name or YAML file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")],
+    sample_rate: Annotated[float, typer.Option(help="Sample rate of the response, Hz.")] = 48000.0,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="STAGE.PARAM=VALUE")] = None,
+) -> None:
+    """Plot the combined magnitude response of a preset's linear stages."""
+    from .plot import plot_response
+    from .preset import load_preset_spec
+
+    spec = load_preset_spec(preset, overrides or [])
+    plot_response(spec.build(), spec.sample_rate or sample_rate, output)
+    typer.echo(str(output), err=True)
 
 
 @presets_app.command("list")
