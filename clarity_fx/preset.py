@@ -19,7 +19,9 @@ limit (no "billion laughs").
 
 from __future__ import annotations
 
+import numbers
 import os
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,14 @@ ITEM_KEYS = ("bypass",)
 MAX_PRESET_BYTES = 256 * 1024
 #: Most YAML aliases (``*ref``) a preset may use.
 MAX_ALIASES = 64
+#: Most values a preset may hold once its aliases are expanded (a 256 KiB file
+#: written out holds far fewer; 60 nested aliases can otherwise make 10**8).
+MAX_NODES = 200_000
 #: Shipped presets: the repository's presets/ folder, else the copy inside the package.
-SHIPPED_DIRS = (Path(__file__).resolve().parent.parent / "presets", Path(__file__).resolve().parent / "presets")
+SHIPPED_DIRS = (
+    Path(__file__).resolve().parent.parent / "presets",
+    Path(__file__).resolve().parent / "presets",
+)
 
 
 class _Located(dict):
@@ -95,26 +103,96 @@ def _where(source: str, node: Any) -> str:
     return f"{source}:{line}" if line else source
 
 
+def _short(value: Any) -> str:
+    """A bounded ``repr`` for messages: a hostile preset cannot make a huge one."""
+    short = reprlib.Repr()  # keyword arguments only from Python 3.12
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 3, 4, 4, 60, 60
+    return short.repr(value)
+
+
+def _check_size(root: yaml.Node, source: str) -> None:
+    """Refuse alias bombs ("billion laughs") and recursive aliases before building anything.
+
+    The composed graph shares one node per anchor, so counting it with a memo
+    is linear in the file; the count is what the data would hold expanded.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    aliases = 0
+
+    def size(node: yaml.Node) -> int:
+        nonlocal aliases
+        key = id(node)
+        if key in sizes:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise PresetError(f"{source}: more than {MAX_ALIASES} YAML aliases; write the values out")
+            return sizes[key]
+        if key in in_progress:
+            line = node.start_mark.line + 1
+            raise PresetError(f"{source}:{line}: a YAML alias refers to itself; remove it")
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        in_progress.discard(key)
+        sizes[key] = total
+        if total > MAX_NODES:
+            raise PresetError(
+                f"{source}: the YAML expands to more than {MAX_NODES} values (aliases?); "
+                "write a smaller preset"
+            )
+        return total
+
+    size(root)
+
+
 def _safe_load(text: str, source: str) -> Any:
     if len(text.encode("utf-8", "replace")) > MAX_PRESET_BYTES:
         raise PresetError(f"{source}: preset is larger than {MAX_PRESET_BYTES // 1024} KiB; is it a preset?")
+    loader = None
     try:
-        aliases = sum(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text, Loader=yaml.SafeLoader))
-        if aliases > MAX_ALIASES:
-            raise PresetError(f"{source}: {aliases} YAML aliases (limit {MAX_ALIASES}); write the values out")
-        return yaml.load(text, Loader=_SafeLineLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _SafeLineLoader(text)  # the reader already refuses control characters
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_size(node, source)
+        return loader.construct_document(node)
+    except yaml.constructor.ConstructorError as err:
+        # e.g. !!python/object/apply: the safe loader refuses every tag that is not plain data.
+        mark = err.problem_mark or err.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise PresetError(
+            f"{source}{line}: {err.problem}; a preset holds plain values only (numbers, text, lists, "
+            "mappings): remove the '!!' tag"
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = f":{mark.line + 1}" if mark else ""
-        raise PresetError(f"{source}{line}: YAML syntax error: {err.problem or err.context}; fix the line") from None
+        problem = err.problem or err.context
+        if err.context and problem.startswith("but "):  # "expected a single document ..., but found another"
+            problem = f"{err.context}, {problem}"
+        raise PresetError(f"{source}{line}: YAML syntax error: {problem}; fix the line") from None
     except yaml.YAMLError as err:
-        raise PresetError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
+        first = str(err).splitlines()[0]
+        raise PresetError(f"{source}: not valid YAML ({first}); a preset is UTF-8 text") from None
     except RecursionError:
         raise PresetError(f"{source}: the YAML nests too deeply; flatten it") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _kind(data: Any) -> str:
-    return {list: "a list", str: "text"}.get(type(data).__mro__[-2], type(data).__name__) if data else "nothing"
+    if not data:
+        return "nothing"
+    if isinstance(data, bool):
+        return "true/false"
+    if isinstance(data, (int, float)):
+        return "a number"
+    return {list: "a list", str: "text"}.get(type(data).__mro__[-2], type(data).__name__)
 
 
 def parse_preset(text: str, source: str = "<preset>") -> Preset:
@@ -145,7 +223,7 @@ def parse_preset(text: str, source: str = "<preset>") -> Preset:
     for key in data:
         if key not in ("name", "description", "sample_rate", "chain"):
             raise PresetError(
-                f"{_where(source, data)}: unknown preset key {key!r}"
+                f"{_where(source, data)}: unknown preset key {_short(key)}"
                 f"{suggest(str(key), ['name', 'description', 'sample_rate', 'chain'])}"
             )
     if "chain" not in data:
@@ -166,12 +244,13 @@ def _split_item(item: Any, source: str) -> tuple[str, Any, dict[str, Any]]:
     if not isinstance(item, dict):
         raise PresetError(
             f"{_where(source, item)}: each chain item is a mapping like '- gain: {{gain_db: -3}}', "
-            f"not {item!r}"
+            f"not {_short(item)}"
         )
     types = [k for k in item if k not in ITEM_KEYS]
     extras = {k: item[k] for k in item if k in ITEM_KEYS}
     if len(types) != 1:
-        what = "no processor type" if not types else f"{len(types)} processor types ({', '.join(map(str, types))})"
+        names = ", ".join(_short(t) for t in types)
+        what = f"{len(types)} processor types ({names})" if types else "no processor type"
         raise PresetError(f"{_where(source, item)}: item has {what}; give exactly one, e.g. '- gain: {{}}'")
     kind = str(types[0])
     params = item[types[0]]
@@ -192,14 +271,40 @@ def _validate_items(items: list[Any], source: str) -> None:
                 _validate_items(branch, source)
             continue
         if kind == "vst3":
-            _vst3_args(params, where, load=False)
+            _vst3_args(params, where, load=False, source=source)
             continue
-        if not isinstance(params, dict):
-            raise PresetError(f"{where}: parameters of {kind} must be a mapping, e.g. '{{name: value}}'")
-        try:
-            get_type(kind).build(dict(params))
-        except (ParameterError, TypeError, ValueError) as err:
-            raise PresetError(f"{where}: {str(err).splitlines()[0]}") from None
+        _build_processor(kind, params, where, source)
+
+
+def _build_processor(kind: str, params: Any, where: str, source: str) -> Any:
+    try:
+        processor_type = get_type(kind)
+    except ParameterError as err:
+        raise PresetError(f"{where}: {err}") from None
+    if not isinstance(params, dict):
+        raise PresetError(f"{where}: parameters of {kind} must be a mapping, e.g. '{{name: value}}'")
+    params = dict(params)
+    for name, value in params.items():
+        spec = processor_type.params.get(name)
+        if spec is not None and spec["type"] == "object" and isinstance(value, str):
+            params[name] = str(_resolve_path(value, source))  # e.g. an impulse response file
+    try:
+        return processor_type.build(params)
+    except (ParameterError, TypeError, ValueError) as err:
+        raise PresetError(f"{where}: {str(err).splitlines()[0]}") from None
+
+
+def _resolve_path(text: str, source: str) -> Path:
+    """A path from a preset: ``~`` and ``$VAR`` expanded; relative to the preset's folder.
+
+    A relative path that does not exist beside the preset is read from the
+    current folder, as before presets could be moved with their files.
+    """
+    path = Path(os.path.expandvars(os.path.expanduser(text)))
+    if path.is_absolute() or source.startswith("<"):
+        return path
+    beside = Path(source).parent / path
+    return beside if beside.exists() or not path.exists() else path
 
 
 def _mix_branches(params: Any, where: str) -> list[list[Any]]:
@@ -208,30 +313,49 @@ def _mix_branches(params: Any, where: str) -> list[list[Any]]:
     return [branch if isinstance(branch, list) else [branch] for branch in params]
 
 
-def _vst3_args(params: Any, where: str, load: bool) -> Any:
+#: The keys of a ``vst3`` item.
+VST3_KEYS = ("path", "parameters", "state", "plugin_name")
+
+
+def _vst3_args(params: Any, where: str, load: bool, source: str = "<preset>") -> Any:
     if not isinstance(params, dict) or "path" not in params:
         raise PresetError(f"{where}: vst3 needs a path, e.g. 'vst3: {{path: ~/.vst3/Plugin.vst3}}'")
-    unknown = [k for k in params if k not in ("path", "parameters", "state", "plugin_name")]
+    unknown = [k for k in params if k not in VST3_KEYS]
     if unknown:
-        raise PresetError(f"{where}: vst3 has no key {unknown[0]!r}{suggest(unknown[0], ['path', 'parameters', 'state', 'plugin_name'])}")
-    path = Path(os.path.expandvars(os.path.expanduser(str(params["path"]))))
+        hint = suggest(str(unknown[0]), VST3_KEYS)
+        raise PresetError(f"{where}: vst3 has no key {_short(unknown[0])}{hint}")
+    path = _resolve_path(str(params["path"]), source)
     if not path.exists():
         raise PresetError(f"{where}: VST3 plugin not found at {path}; install it or fix the path")
     state = params.get("state")
-    state_path = Path(os.path.expandvars(os.path.expanduser(str(state)))) if state else None
+    state_path = _resolve_path(str(state), source) if state else None
     if state_path is not None and not state_path.is_file():
         raise PresetError(f"{where}: VST3 state file not found at {state_path}; fix the path")
     parameters = params.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise PresetError(f"{where}: vst3 parameters must be a mapping of the plugin's parameter names")
+    plugin_name = params.get("plugin_name")
+    if plugin_name is not None and not isinstance(plugin_name, str):
+        raise PresetError(f"{where}: vst3 plugin_name must be text (one of the names inside the bundle)")
     if not load:
         return None
-    return load_vst3(path, parameters, state_path, params.get("plugin_name"), where)
+    return load_vst3(path, parameters, state_path, plugin_name, where)
+
+
+def _load_error(err: BaseException) -> str:
+    """The informative line of pedalboard's multi-line "Failed to load plugin" message."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("Failed to load plugin")]
+    useful = useful or lines or [type(err).__name__]
+    return useful[-1].removeprefix("VST3Plugin: ")
 
 
 def load_vst3(path: Path, parameters: dict[str, Any], state: Path | None = None,
               plugin_name: str | None = None, where: str = "") -> Any:
     """Load a VST3 plugin, restore its state, set parameters by name in real units.
+
+    The plugin remembers where it came from, so :func:`save_preset` can write
+    it back.
 
     Raises
     ------
@@ -241,21 +365,30 @@ def load_vst3(path: Path, parameters: dict[str, Any], state: Path | None = None,
     import pedalboard
 
     prefix = f"{where}: " if where else ""
+    path = Path(path)
     try:
         plugin = pedalboard.load_plugin(str(path), plugin_name=plugin_name)
-    except (ImportError, ValueError, RuntimeError) as err:
-        raise PluginLoadError(f"{prefix}cannot load VST3 {path} ({str(err).splitlines()[0]}); "
+    except (ImportError, ValueError, RuntimeError, OSError) as err:
+        raise PluginLoadError(f"{prefix}cannot load VST3 {path} ({_load_error(err)}); "
                               "check it is a VST3 bundle built for this machine") from None
+    plugin._clarity_path = str(path.resolve())
+    plugin._clarity_plugin_name = plugin_name
     if state is not None:
-        plugin.raw_state = state.read_bytes()
+        try:
+            plugin.raw_state = Path(state).read_bytes()
+        except (ValueError, RuntimeError, OSError) as err:
+            raise PluginLoadError(f"{prefix}cannot restore {path.name} from {state} ({_load_error(err)}); "
+                                  "save the state again or drop 'state'") from None
     known = list(plugin.parameters)
     for key, value in parameters.items():
         if key not in known:
-            raise PluginLoadError(f"{prefix}{path.name} has no parameter {key!r}{suggest(key, known)}")
+            hint = suggest(str(key), known)
+            raise PluginLoadError(f"{prefix}{path.name} has no parameter {_short(key)}{hint}")
         try:
             setattr(plugin, key, value)
         except (ValueError, TypeError) as err:
-            raise PluginLoadError(f"{prefix}{path.name}.{key}={value!r}: {str(err).splitlines()[0]}") from None
+            first = str(err).splitlines()[0]
+            raise PluginLoadError(f"{prefix}{path.name}.{key}={_short(value)}: {first}") from None
     return plugin
 
 
@@ -272,12 +405,9 @@ def build_chain(items: list[Any], source: str = "<preset>") -> Any:
         if kind == "mix":
             plugins.append(Mix([build_chain(branch, source) for branch in _mix_branches(params, where)]))
         elif kind == "vst3":
-            plugins.append(_vst3_args(params, where, load=True))
+            plugins.append(_vst3_args(params, where, load=True, source=source))
         else:
-            try:
-                plugins.append(get_type(kind).build(dict(params)))
-            except ParameterError as err:
-                raise PresetError(f"{where}: {err}") from None
+            plugins.append(_build_processor(kind, params, where, source))
     return Chain(plugins)
 
 
@@ -311,7 +441,9 @@ def find_preset(name_or_path: str | os.PathLike[str]) -> Path:
     if path.suffix in (".yaml", ".yml") or os.sep in text:
         if path.is_file():
             return path
-        raise PresetError(f"{path}: no such preset file; check the path or use a name from 'clarity presets list'")
+        raise PresetError(
+            f"{path}: no such preset file; check the path or use a name from 'clarity presets list'"
+        )
     presets = list_presets()
     if text in presets:
         return presets[text]
@@ -380,7 +512,9 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> None:
         if params is None or not isinstance(params, dict):
             params = {}
         if kind == "vst3":
-            params.setdefault("parameters", {})[param] = value
+            if not isinstance(params.get("parameters"), dict):
+                params["parameters"] = {}
+            params["parameters"][param] = value
         else:
             params[param] = value
         item[kind] = params
@@ -407,66 +541,151 @@ def _select(preset: Preset, selector: str, text: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- Chain -> YAML
 def _plain(value: Any) -> Any:
+    """A value YAML can write: enum members by name, pedalboard's wrapped floats as floats."""
     if hasattr(value, "name") and hasattr(type(value), "__members__"):
         return value.name
-    if isinstance(value, float) and value.is_integer():
-        return value
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
     return value
 
 
-def _item_to_dict(plugin: Any, state_dir: Path | None) -> dict[str, Any]:
+@dataclass
+class _Saver:
+    """Where the files a preset refers to (VST3 states, impulse responses) are written."""
+
+    folder: Path | None
+    stem: str = "preset"
+    relative: bool = False
+    count: int = 0
+
+    def file(self, what: str, suffix: str) -> tuple[Path, str]:
+        """A new file beside the preset, and how the preset names it."""
+        if self.folder is None:
+            raise ClarityError(f"{what} needs a file beside the preset; give state_dir (save_preset does)")
+        self.count += 1
+        path = self.folder / f"{self.stem}.{self.count}{suffix}"
+        return path, path.name if self.relative else str(path)
+
+
+def _is_series(plugin: Any) -> bool:
     import pedalboard
 
-    from .chain import Chain, Mix
+    from .chain import Chain
+
+    return type(plugin) in (Chain, pedalboard.Pedalboard)
+
+
+def _flush_parameters(plugin: Any) -> None:
+    """A VST3 parameter change reaches ``raw_state`` only after the next process() call."""
+    import numpy as np
+
+    for channels in (2, 1):
+        try:
+            plugin.process(np.zeros((channels, 32), np.float32), 48000.0, reset=True)
+            return
+        except (ValueError, RuntimeError):
+            continue
+
+
+def _vst3_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
+    path = getattr(plugin, "path_to_plugin_file", None) or getattr(plugin, "_clarity_path", None)
+    if not path:
+        raise ClarityError(
+            f"{plugin.name}: its file is unknown, so it cannot be saved in a preset; "
+            "load it with clarity_fx.preset.load_vst3 (or from a preset) instead of pedalboard.load_plugin"
+        )
+    entry: dict[str, Any] = {"path": str(path)}
+    plugin_name = getattr(plugin, "_clarity_plugin_name", None)
+    if plugin_name:
+        entry["plugin_name"] = plugin_name
+    entry["parameters"] = {name: _plain(getattr(plugin, name)) for name in plugin.parameters}
+    if saver.folder is not None:
+        _flush_parameters(plugin)
+        state, name = saver.file(f"{plugin.name}'s state", ".vststate")
+        state.write_bytes(plugin.raw_state)
+        entry["state"] = name
+    return {"vst3": entry}
+
+
+def _array_to_file(kind: str, name: str, value: Any, plugin: Any, saver: _Saver) -> str:
+    """Write an array parameter (an impulse response) as a float64 WAV beside the preset."""
+    import numpy as np
+    import soundfile
+
+    rate_param = f"{name}_sample_rate"
+    rate = 48000.0  # not read back: only a ``<name>_sample_rate`` parameter gives the array a rate
+    if rate_param in plugin.params():
+        rate = getattr(plugin, rate_param)
+        if rate is None:
+            raise ClarityError(f"{kind}.{name} is an array without a rate; set {rate_param} to save it")
+    data = np.asarray(value, dtype=np.float64)
+    path, ref = saver.file(f"{kind}.{name}", ".wav")
+    soundfile.write(str(path), data.T if data.ndim == 2 else data, int(round(rate)), subtype="DOUBLE")
+    return ref
+
+
+def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
+    import numpy as np
+    import pedalboard
+
+    from .chain import Mix
     from .plugin import Plugin
 
-    if isinstance(plugin, Mix) or isinstance(plugin, pedalboard.Mix):
-        return {"mix": [_chain_to_list(b if isinstance(b, (Chain, pedalboard.Pedalboard)) else [b], state_dir)
-                        for b in plugin]}
+    if isinstance(plugin, (Mix, pedalboard.Mix)):
+        return {"mix": [_chain_to_list(b if _is_series(b) else [b], saver) for b in plugin if b is not None]}
     if isinstance(plugin, pedalboard.ExternalPlugin):
-        entry: dict[str, Any] = {"path": str(getattr(plugin, "path_to_plugin_file", ""))}
-        entry["parameters"] = {name: _plain(getattr(plugin, name)) for name in plugin.parameters}
-        if state_dir is not None:
-            state = state_dir / f"{Path(entry['path']).stem}-{id(plugin):x}.vststate"
-            state.write_bytes(plugin.raw_state)
-            entry["state"] = str(state)
-        return {"vst3": entry}
+        return _vst3_to_dict(plugin, saver)
     kind = type_name_of(plugin)
     spec = processor_types().get(kind)
-    if spec is None:
+    if spec is None or not isinstance(plugin, spec.cls):
         raise ClarityError(f"{type(plugin).__name__} cannot be saved in a preset; build that stage in Python")
     if isinstance(plugin, Plugin):
-        params = plugin.get_params()
-        bad = [k for k, v in params.items() if v is not None and not isinstance(v, (int, float, str, bool))]
-        if bad:
-            raise ClarityError(f"{kind}.{bad[0]} holds a Python object; it cannot be saved in a preset")
-        params = {k: v for k, v in params.items() if v is not None}
+        params = {}
+        for name, value in plugin.get_params().items():
+            if value is None:
+                continue
+            if isinstance(value, np.ndarray):
+                value = _array_to_file(kind, name, value, plugin, saver)
+            elif not isinstance(value, (int, float, str, bool)):
+                raise ClarityError(f"{kind}.{name} holds a Python object; it cannot be saved in a preset")
+            params[name] = _plain(value)
     else:
         params = {name: _plain(getattr(plugin, name)) for name in spec.params}
     return {kind: params}
 
 
-def _chain_to_list(chain: Any, state_dir: Path | None) -> list[dict[str, Any]]:
-    import pedalboard
-
-    from .chain import Chain
-
+def _chain_to_list(chain: Any, saver: _Saver) -> list[dict[str, Any]]:
     out = []
     for plugin in chain:
         if plugin is None:
             continue
-        if isinstance(plugin, (Chain, pedalboard.Pedalboard)) and not isinstance(plugin, pedalboard.Mix) \
-                and type(plugin).__name__ in ("Chain", "Pedalboard"):
-            out.extend(_chain_to_list(plugin, state_dir))  # a nested series is the same series
+        if _is_series(plugin):
+            out.extend(_chain_to_list(plugin, saver))  # a nested series is the same series
         else:
-            out.append(_item_to_dict(plugin, state_dir))
+            out.append(_item_to_dict(plugin, saver))
     return out
 
 
 def preset_to_dict(chain: Any, name: str = "custom", description: str = "",
                    state_dir: Path | None = None) -> dict[str, Any]:
-    """Describe a Chain as preset data (the inverse of :func:`build_chain`)."""
-    return {"name": name, "description": description, "chain": _chain_to_list(chain, state_dir)}
+    """Describe a Chain as preset data (the inverse of :func:`build_chain`).
+
+    VST3 states and array parameters (impulse responses) are written as files
+    in ``state_dir`` and named by absolute path; without ``state_dir`` a VST3
+    is described by its parameters only.
+    """
+    saver = _Saver(Path(state_dir) if state_dir is not None else None, _slug(name))
+    return {"name": name, "description": description, "chain": _chain_to_list(chain, saver)}
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "preset"
 
 
 def save_preset(chain: Any, path: str | os.PathLike[str], name: str | None = None,
@@ -474,7 +693,12 @@ def save_preset(chain: Any, path: str | os.PathLike[str], name: str | None = Non
     """Write ``chain`` as a YAML preset; loading it gives a chain with identical output.
 
     VST3 plugins keep their full state in a ``.vststate`` file beside the
-    preset. pedalboard boards cannot be pickled or saved (pedalboard #96, #187).
+    preset (``NAME.1.vststate``), array parameters such as an impulse response
+    a float64 ``NAME.2.wav``; the preset names them relative to itself, and
+    relative paths in a preset are read from the preset's folder. Saving runs
+    a few samples of silence through each VST3 (with ``reset=True``), because
+    a parameter change reaches the plugin's state only at its next process().
+    pedalboard boards cannot be pickled or saved (pedalboard #96, #187).
 
     Parameters
     ----------
@@ -490,10 +714,14 @@ def save_preset(chain: Any, path: str | os.PathLike[str], name: str | None = Non
     pathlib.Path
         The written file.
     """
-    from .render import atomic_output
+    from .rendering import atomic_output
 
     target = Path(path).expanduser()
-    data = preset_to_dict(chain, name or target.stem, description, state_dir=target.parent)
+    if not target.parent.is_dir():
+        raise ClarityError(f"{target.parent}: folder does not exist; create it first")
+    # Files sit beside the preset and are named relative to it, so the folder can move.
+    saver = _Saver(target.parent, target.stem, relative=True)
+    data = {"name": name or target.stem, "description": description, "chain": _chain_to_list(chain, saver)}
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
     with atomic_output(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

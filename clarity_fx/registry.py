@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import re
+import reprlib
+import struct
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Any
@@ -38,6 +41,35 @@ _NOT_BUILTINS = {
 }
 
 
+#: Ranges of pedalboard built-ins' parameters, by type: name -> (minimum, maximum, exclusive minimum).
+#: pedalboard checks some of these itself (reverb's 0..1); the rest are what the
+#: JUCE DSP behind it assumes (a filter's cutoff > 0, a compressor's ratio >= 1).
+#: They give presets, the schema and ``clarity plugins`` the same ranges as ours.
+BUILTIN_RANGES: dict[str, dict[str, tuple[float | None, float | None, bool]]] = {
+    "bitcrush": {"bit_depth": (0, 32, False)},
+    "brickwall_limiter": {"lookahead_ms": (0, 100, True), "release_ms": (0, None, True)},
+    "chorus": {"rate_hz": (0, 100, False), "depth": (0, 1, False), "centre_delay_ms": (0, 100, False),
+               "feedback": (-1, 1, False), "mix": (0, 1, False)},
+    "compressor": {"ratio": (1, None, False), "attack_ms": (0, None, False), "release_ms": (0, None, False)},
+    "delay": {"delay_seconds": (0, 30, False), "feedback": (0, 1, False), "mix": (0, 1, False)},
+    "high_shelf_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
+    "highpass_filter": {"cutoff_frequency_hz": (0, None, True)},
+    "ladder_filter": {"cutoff_hz": (0, None, True), "resonance": (0, 1, False), "drive": (1, None, False)},
+    "limiter": {"release_ms": (0, None, False)},
+    "low_shelf_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
+    "lowpass_filter": {"cutoff_frequency_hz": (0, None, True)},
+    "mp3_compressor": {"vbr_quality": (0, 10, False)},
+    "noise_gate": {"ratio": (1, None, False), "attack_ms": (0, None, False), "release_ms": (0, None, False)},
+    "peak_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
+    "phaser": {"rate_hz": (0, 100, False), "depth": (0, 1, False), "centre_frequency_hz": (0, None, True),
+               "feedback": (-1, 1, False), "mix": (0, 1, False)},
+    "pitch_shift": {"semitones": (-72, 72, False)},
+    "resample": {"target_sample_rate": (0, None, True)},
+    "reverb": {name: (0, 1, False) for name in
+               ("room_size", "damping", "wet_level", "dry_level", "width", "freeze_mode")},
+}
+
+
 def snake_case(name: str) -> str:
     """``HardKneeCompressor`` → ``hard_knee_compressor``; ``FFTFilter`` → ``fft_filter``."""
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
@@ -58,9 +90,16 @@ class ProcessorType:
         """Instantiate with validated ``params``; raise ParameterError with a suggestion."""
         for key in params:
             if key not in self.params:
-                raise ParameterError(f"{self.name} has no parameter {key!r}{suggest(key, self.params)}")
+                raise ParameterError(f"{self.name} has no parameter {key!r}{suggest(str(key), self.params)}")
         if self.origin == "clarity":
-            return self.cls(**params)
+            try:
+                return self.cls(**params)
+            except ParameterError as err:
+                # Param messages start with the parameter ("ratio=0.5 is out of range"): name the type.
+                text = str(err)
+                head = re.split(r"[=\s]", text, maxsplit=1)[0]
+                message = f"{self.name}.{text}" if head in self.params else f"{self.name}: {text}"
+                raise ParameterError(message) from None
         params = dict(params)
         for key, value in params.items():
             spec = self.params[key]
@@ -82,11 +121,34 @@ def _check_builtin_value(type_name: str, spec: dict[str, Any], value: Any) -> No
     name = spec["name"]
     if kind in ("float", "int"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParameterError(f"{type_name}.{name} must be a number, not {value!r}")
+            raise ParameterError(f"{type_name}.{name} must be a number, not {_short(value)}")
+        if not math.isfinite(value):
+            raise ParameterError(f"{type_name}.{name} must be a finite number, not {value!r}")
+        unit = f" {spec['unit']}" if spec["unit"] else ""
+        lo, hi = spec["minimum"], spec["maximum"]
+        where = f"{type_name}.{name}={value:g}{unit} is out of range"
+        try:  # pedalboard keeps a float32: 1e-50 is 0 and 1e300 is infinite
+            stored = struct.unpack("f", struct.pack("f", value))[0]
+        except OverflowError:
+            stored = math.inf
+        if not math.isfinite(stored):
+            raise ParameterError(f"{type_name}.{name}={value:g} is too large for the plugin")
+        if lo is not None and (value < lo or (spec.get("exclusive_minimum") and stored <= lo)):
+            sign = ">" if spec.get("exclusive_minimum") else "at least"
+            raise ParameterError(f"{where}: use {sign} {lo:g}{unit}")
+        if hi is not None and value > hi:
+            raise ParameterError(f"{where}: use at most {hi:g}{unit}")
     elif kind == "bool" and not isinstance(value, bool):
-        raise ParameterError(f"{type_name}.{name} must be true or false, not {value!r}")
+        raise ParameterError(f"{type_name}.{name} must be true or false, not {_short(value)}")
     elif kind == "str" and not isinstance(value, str):
-        raise ParameterError(f"{type_name}.{name} must be text, not {value!r}")
+        raise ParameterError(f"{type_name}.{name} must be text, not {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """A bounded ``repr`` for messages."""
+    short = reprlib.Repr()  # keyword arguments only from Python 3.12
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 2, 4, 4, 60, 60
+    return short.repr(value)
 
 
 def suggest(word: str, known: Any) -> str:
@@ -101,6 +163,7 @@ def suggest(word: str, known: Any) -> str:
 def _builtin_params(cls: type) -> dict[str, dict[str, Any]]:
     """Parameters of a pedalboard built-in: its properties with plain values."""
     instance = cls()
+    ranges = BUILTIN_RANGES.get(snake_case(cls.__name__), {})
     found: dict[str, dict[str, Any]] = {}
     enums: dict[str, Any] = {}
     for name in dir(cls):
@@ -122,15 +185,20 @@ def _builtin_params(cls: type) -> dict[str, dict[str, Any]]:
             kind, value = "str", value.name
         else:
             continue
-        unit = next((u for u in ("_hz", "_db", "_ms", "_semitones") if name.endswith(u)), "")
+        unit = next((u for s, u in _UNITS.items() if name.endswith(s)), "")
+        lo, hi, exclusive = ranges.get(name, (None, None, False))
         found[name] = {
-            "name": name, "type": kind, "unit": unit.lstrip("_"), "minimum": None, "maximum": None,
+            "name": name, "type": kind, "unit": unit, "minimum": lo, "maximum": hi,
             "choices": list(enums[name].__members__) if name in enums else None,
-            "default": value, "nullable": False, "help": "",
+            "default": float(value) if kind == "float" else value, "nullable": False, "help": "",
+            "exclusive_minimum": exclusive,
         }
     _ENUMS[cls] = enums
     return found
 
+
+#: Units of pedalboard built-ins' parameters, from the suffix of their names.
+_UNITS = {"_hz": "Hz", "_db": "dB", "_ms": "ms", "_seconds": "s", "semitones": "semitones"}
 
 #: pedalboard enum-valued parameters (``Resample.quality``), by class; presets name members.
 _ENUMS: dict[type, dict[str, Any]] = {}
@@ -150,7 +218,9 @@ def processor_types() -> dict[str, ProcessorType]:
                 raise
             continue  # not built yet
         cls = getattr(mod, class_name)
-        params = {name: p.spec() for name, p in cls.params().items()}
+        params = {
+            name: {**p.spec(), "exclusive_minimum": p.exclusive_minimum} for name, p in cls.params().items()
+        }
         types[snake_case(class_name)] = ProcessorType(
             snake_case(class_name), cls, "clarity", params, _summary(cls)
         )
