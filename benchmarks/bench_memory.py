@@ -71,6 +71,7 @@ def lowpass(freqs):
 
 
 def _import_everything() -> None:
+    import clarity_fx.render  # noqa: F401
     import numpy  # noqa: F401
     import pedalboard  # noqa: F401
     import pedalboard.io  # noqa: F401
@@ -81,7 +82,6 @@ def _import_everything() -> None:
     import clarity_fx  # noqa: F401
     import clarity_fx.chain  # noqa: F401
     import clarity_fx.processors.fft_filter  # noqa: F401
-    import clarity_fx.render  # noqa: F401
 
 
 def _current_rss() -> int:

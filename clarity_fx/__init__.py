@@ -38,7 +38,18 @@ _LAZY = {
     "save_preset": "preset",
 }
 
-_SUBMODULES = {"analysis", "chain", "cli", "errors", "plugin", "preset", "processors", "registry", "rendering", "wrappers"}
+_SUBMODULES = {
+    "analysis",
+    "chain",
+    "cli",
+    "errors",
+    "plugin",
+    "preset",
+    "processors",
+    "registry",
+    "rendering",
+    "wrappers",
+}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 

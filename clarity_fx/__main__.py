@@ -1,5 +1,5 @@
 """``python -m clarity_fx`` runs the ``clarity`` command."""
 
-from .cli import main
+from .cli import entry
 
-main()
+entry()

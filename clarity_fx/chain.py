@@ -281,7 +281,7 @@ class Mix(Chain):
         if not self._stages:
             return outs[0] if outs else _empty(channels)
         joined = []
-        for fifo, out in zip(self._fifos, outs):
+        for fifo, out in zip(self._fifos, outs, strict=False):
             fifo.append(out)
             joined.append(_concat(fifo, channels))
         ready = min(j.shape[1] for j in joined)

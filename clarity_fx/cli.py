@@ -7,6 +7,7 @@ not pay for pedalboard, scipy or numba.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -49,14 +50,25 @@ def _outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
         return [(inputs[0], output)]
     if not output.is_dir():
         raise ClarityError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
-    return [(path, output / path.name) for path in inputs]
+    pairs = [(path, output / path.name) for path in inputs]
+    seen: dict[Path, Path] = {}
+    for source, target in pairs:
+        if target in seen:
+            raise ClarityError(
+                f"{seen[target]} and {source} would both be written to {target}; "
+                "rename one, or use 'clarity batch', which keeps folder structure"
+            )
+        seen[target] = source
+    return pairs
 
 
 @app.command()
 def apply(
     preset: Annotated[str, typer.Argument(help="Preset name (see 'clarity presets list') or YAML file.")],
     inputs: Annotated[list[Path], typer.Argument(help="Input audio file(s).", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file, or folder for several inputs.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Output file, or folder for several inputs.")
+    ],
     overrides: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a parameter: STAGE.PARAM=VALUE (stage by type or index)."),
@@ -82,10 +94,20 @@ def apply(
                     f"{source} is {rate:g} Hz but preset {spec.name} needs {spec.sample_rate:g} Hz; "
                     "resample it first"
                 )
-        result = render(source, target, chain, bit_depth=bit_depth, quality=quality,
-                        buffer_size=buffer_size, progress=None if progress else False)
-        typer.echo(f"{result.output_path}  ({result.frames / result.sample_rate:.1f} s audio, "
-                   f"{result.realtime_factor:.0f}x realtime)", err=True)
+        result = render(
+            source,
+            target,
+            chain,
+            bit_depth=bit_depth,
+            quality=quality,
+            buffer_size=buffer_size,
+            progress=None if progress else False,
+        )
+        typer.echo(
+            f"{result.output_path}  ({result.frames / result.sample_rate:.1f} s audio, "
+            f"{result.realtime_factor:.0f}x realtime)",
+            err=True,
+        )
 
 
 @app.command()
@@ -105,11 +127,25 @@ def plugins(
         plugin = load_vst3(path, {})
         rows = {}
         for name, param in plugin.parameters.items():
-            rows[name] = {"min": param.min_value, "max": param.max_value, "default": param.raw_value,
-                          "unit": param.label, "value": str(param.string_value)}
+            rows[name] = {
+                "min": param.min_value,
+                "max": param.max_value,
+                "default": param.raw_value,
+                "unit": param.label or "",
+                "value": str(param.string_value),
+            }
         if as_json:
-            typer.echo(json.dumps({"path": str(path), "latency_samples": plugin.reported_latency_samples,
-                                   "parameters": rows}, indent=2, default=str))
+            typer.echo(
+                json.dumps(
+                    {
+                        "path": str(path),
+                        "latency_samples": plugin.reported_latency_samples,
+                        "parameters": rows,
+                    },
+                    indent=2,
+                    default=str,
+                )
+            )
             return
         typer.echo(f"{path.name}  latency {plugin.reported_latency_samples} samples")
         for name, row in rows.items():
@@ -117,20 +153,27 @@ def plugins(
         return
     types = processor_types()
     if as_json:
-        typer.echo(json.dumps({n: {"origin": t.origin, "params": t.params} for n, t in types.items()},
-                              indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {n: {"origin": t.origin, "params": t.params} for n, t in types.items()}, indent=2, default=str
+            )
+        )
         return
     for name, kind in types.items():
         typer.echo(f"{name}  [{kind.origin}]  {kind.doc[:70]}")
         for pname, spec in kind.params.items():
             if spec["type"] == "object":
                 continue
+            low, high = spec["minimum"], spec["maximum"]
             rng = ""
-            if spec["minimum"] is not None or spec["maximum"] is not None:
-                rng = f"{spec['minimum'] if spec['minimum'] is not None else ''}..{spec['maximum'] if spec['maximum'] is not None else ''}"
+            if low is not None or high is not None:
+                opener = "(" if spec.get("exclusive_minimum") else "["
+                rng = f"{opener}{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}]"
             if spec["choices"]:
                 rng = "|".join(spec["choices"])
-            typer.echo(f"    {pname:<24} {spec['type']:<6} {spec['unit']:<4} {rng:<22} default {spec['default']!r}")
+            typer.echo(
+                f"    {pname:<24} {spec['type']:<6} {spec['unit']:<4} {rng:<22} default {spec['default']!r}"
+            )
 
 
 def _flatten(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -157,8 +200,12 @@ def _fmt(value: Any) -> str:
 @app.command()
 def analyze(
     file: Annotated[Path, typer.Argument(help="Audio file to measure.")],
-    compare: Annotated[Path | None, typer.Option(help="A second file (e.g. the processed one) to compare.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report (schema_version 1).")] = False,
+    compare: Annotated[
+        Path | None, typer.Option(help="A second file (e.g. the processed one) to compare.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the JSON report (schema_version 1).")
+    ] = False,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG: spectrograms and waveforms.")] = None,
 ) -> None:
     """Loudness, true peak, noise floor, hum and balance; before/after with --compare."""
@@ -193,7 +240,9 @@ def analyze(
             table.add_column(column, justify="right")
         for name, value in _flatten(result).items():
             if isinstance(value, dict):
-                table.add_row(name, _fmt(value["before"]), _fmt(value["after"]), _fmt(value.get("difference")))
+                table.add_row(
+                    name, _fmt(value["before"]), _fmt(value["after"]), _fmt(value.get("difference"))
+                )
     Console().print(table)
     if plot is not None:
         typer.echo(str(plot), err=True)
@@ -277,15 +326,38 @@ def presets_export(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
+    code: int | str | None = 0
     try:
         app(args=argv)
+    except SystemExit as done:
+        code = done.code
     except ClarityError as err:
         typer.echo(f"clarity: error: {err}", err=True)
-        sys.exit(2)
+        code = 2
     except KeyboardInterrupt:
         typer.echo("clarity: interrupted; no partial output was left", err=True)
-        sys.exit(130)
+        code = 130
+    if isinstance(code, str):
+        typer.echo(code, err=True)
+        code = 1
+    sys.exit(code or 0)
+
+
+def entry() -> None:
+    """Console-script entry: :func:`main`, then a quick exit.
+
+    Files are closed and temporary files removed by then. Skipping interpreter
+    teardown keeps VST3 plugins' destructor chatter ("DPF warning: ...") off
+    the user's one-line error.
+    """
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,14 @@ import numpy as np
 from .errors import AudioFileError
 
 __all__ = [
-    "AudioInfo", "RenderResult", "WRITE_FORMATS", "atomic_output", "fit_stages", "open_audio",
-    "read_blocks", "render",
+    "AudioInfo",
+    "RenderResult",
+    "WRITE_FORMATS",
+    "atomic_output",
+    "fit_stages",
+    "open_audio",
+    "read_blocks",
+    "render",
 ]
 
 #: Output formats pedalboard writes, by extension.
@@ -97,7 +104,9 @@ def _check_truncated(path: Path, frames: int) -> None:
     except AudioFileError:
         raise
     except RuntimeError as err:  # libsndfile: "psf_fseek() failed", "lost sync" ...
-        raise AudioFileError(f"{path} is truncated or damaged ({err}); re-export or repair the file") from None
+        raise AudioFileError(
+            f"{path} is truncated or damaged ({err}); re-export or repair the file"
+        ) from None
     except (soundfile.LibsndfileError, TypeError, ValueError):
         return  # a format libsndfile does not read (e.g. some mp3): nothing more to check
 
@@ -169,6 +178,31 @@ def read_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
             yield np.ascontiguousarray(block, dtype=np.float32)
 
 
+def _sweep_stale_parts(target: Path) -> None:
+    """Remove temporary files of earlier renders to ``target`` whose process died.
+
+    A plugin that aborts the process (a crashing VST3) gives Python no chance
+    to clean up; the process id in the name tells a live render from a dead one.
+    """
+    for part in target.parent.glob(f".{glob_escape(target.stem)}.*.part{glob_escape(target.suffix)}"):
+        try:
+            pid = int(part.name[len(target.stem) + 2 :].split(".", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _is_alive(pid):
+            part.unlink(missing_ok=True)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def atomic_output(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
@@ -180,8 +214,13 @@ def atomic_output(target: Path) -> Iterator[Path]:
     if not folder.exists():
         raise AudioFileError(f"{folder}: output folder does not exist; create it first")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise AudioFileError(f"{folder}: cannot write there (permission denied); choose another output folder")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
+        raise AudioFileError(
+            f"{folder}: cannot write there (permission denied); choose another output folder"
+        )
+    _sweep_stale_parts(target)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.{os.getpid()}.", suffix=f".part{target.suffix}", dir=folder
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -276,8 +315,9 @@ def _as_chain(chain: Any) -> Any:
     return Chain([chain])
 
 
-def fit_stages(chain: Any, blocks: Callable[[], Iterator[np.ndarray]], sample_rate: float,
-               buffer_size: int) -> list[Any]:
+def fit_stages(
+    chain: Any, blocks: Callable[[], Iterator[np.ndarray]], sample_rate: float, buffer_size: int
+) -> list[Any]:
     """Pre-pass: let each stage that ``needs_fit`` see the audio it will process.
 
     Stage ``i`` is fitted on the output of stages ``0..i-1`` streamed from a
@@ -364,7 +404,9 @@ def render(
     target = Path(output_path).expanduser()
     info = open_audio(source)
     if target.exists() and target.resolve() == source.resolve():
-        raise AudioFileError(f"{target} is the input file; write to another path (the input is never modified)")
+        raise AudioFileError(
+            f"{target} is the input file; write to another path (the input is never modified)"
+        )
     if target.is_dir():
         raise AudioFileError(f"{target} is a folder; give an output file name with an extension")
     options = _writer_options(target.suffix.lower(), info.file_dtype, bit_depth, quality)
@@ -376,8 +418,10 @@ def render(
 
     fitted = fit_stages(chain, blocks, info.sample_rate, buffer_size)
     try:
-        with atomic_output(target) as tmp, _progress(info.frames, info.sample_rate, progress,
-                                                     f"{source.name}") as bar:
+        with (
+            atomic_output(target) as tmp,
+            _progress(info.frames, info.sample_rate, progress, f"{source.name}") as bar,
+        ):
             try:
                 writer = AudioFile(str(tmp), "w", info.sample_rate, info.channels, **options)
             except (ValueError, RuntimeError) as err:
@@ -389,6 +433,6 @@ def render(
     finally:
         for stage in fitted:
             stage._unfit()
-    return RenderResult(source, target, info.sample_rate, info.channels, info.frames,
-                        time.perf_counter() - started)
-
+    return RenderResult(
+        source, target, info.sample_rate, info.channels, info.frames, time.perf_counter() - started
+    )

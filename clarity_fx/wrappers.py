@@ -48,8 +48,12 @@ class Blend(Plugin):
     """
 
     wet = Param(1.0, minimum=0.0, maximum=1.0, help="0 = dry, 1 = fully processed.")
-    listen = Param("processed", kind=str, choices=("processed", "removed"),
-                   help="'removed' outputs input minus processed: what the stage took away.")
+    listen = Param(
+        "processed",
+        kind=str,
+        choices=("processed", "removed"),
+        help="'removed' outputs input minus processed: what the stage took away.",
+    )
 
     def __init__(self, plugin: Any, wet: float = 1.0, listen: str = "processed") -> None:
         super().__init__(wet=wet, listen=listen)
@@ -132,7 +136,7 @@ class Lane:
         if not pts:
             raise ParameterError("an automation lane needs at least one [seconds, value] point")
         times = [t for t, _ in pts]
-        if any(b < a for a, b in zip(times, times[1:])) or times[0] < 0:
+        if any(b < a for a, b in zip(times, times[1:], strict=False)) or times[0] < 0:
             raise ParameterError("automation times must start at 0 s or later and not go backwards")
         if interpolation not in ("linear", "log"):
             raise ParameterError(f"interpolation {interpolation!r} is not known: use linear or log")
@@ -150,7 +154,7 @@ class Lane:
 
     def points(self) -> list[list[float]]:
         """The breakpoints as ``[[seconds, value], ...]``."""
-        return [[float(t), float(v)] for t, v in zip(self.times, self.values)]
+        return [[float(t), float(v)] for t, v in zip(self.times, self.values, strict=False)]
 
 
 class Automate(Plugin):
@@ -189,8 +193,9 @@ class Automate(Plugin):
         known = _numeric_params(plugin)
         for name, lane in lanes.items():
             if name not in known:
-                raise ParameterError(f"{type(plugin).__name__} has no numeric parameter {name!r}"
-                                     f"{suggest(name, known)}")
+                raise ParameterError(
+                    f"{type(plugin).__name__} has no numeric parameter {name!r}{suggest(name, known)}"
+                )
             if not isinstance(lane, Lane):
                 if isinstance(lane, Mapping):
                     lane = Lane(lane.get("points", []), lane.get("interpolation", "linear"))
@@ -225,7 +230,9 @@ class Automate(Plugin):
         self._step_n = self._step(sample_rate)
         self._stage = as_stage(self.plugin)
         # A native stage is fed exactly one update interval per call.
-        self._stage._start_stream(sample_rate, channels, self._step_n if is_native(self.plugin) else buffer_size)
+        self._stage._start_stream(
+            sample_rate, channels, self._step_n if is_native(self.plugin) else buffer_size
+        )
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
         self._blocks_done = 0

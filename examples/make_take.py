@@ -52,11 +52,16 @@ def noise(n: int, sr: int = SR, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     white = rng.standard_normal(n)
     # Paul Kellet's pink filter (economy version)
-    pink = lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],
-                   [1, -2.494956002, 2.017265875, -0.522189400], white)
+    pink = lfilter(
+        [0.049922035, -0.095993537, 0.050612699, -0.004408786],
+        [1, -2.494956002, 2.017265875, -0.522189400],
+        white,
+    )
     pink *= 10 ** (-45 / 20) / np.sqrt(np.mean(pink**2))
     t = np.arange(n) / sr
-    hum = sum(a * np.sin(2 * np.pi * 50 * k * t + k) for k, a in ((1, 0.010), (2, 0.004), (3, 0.003), (5, 0.001)))
+    hum = sum(
+        a * np.sin(2 * np.pi * 50 * k * t + k) for k, a in ((1, 0.010), (2, 0.004), (3, 0.003), (5, 0.001))
+    )
     rumble = lfilter([0.002], [1, -0.998], rng.standard_normal(n)) * 0.05
     return pink + hum + rumble
 

@@ -8,7 +8,9 @@ import pytest
 SR = 48000
 
 
-def noise(channels: int = 2, seconds: float = 0.5, sr: int = SR, seed: int = 0, level: float = 0.1) -> np.ndarray:
+def noise(
+    channels: int = 2, seconds: float = 0.5, sr: int = SR, seed: int = 0, level: float = 0.1
+) -> np.ndarray:
     """White noise plus two tones, ``(channels, n)`` float32."""
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)

@@ -65,7 +65,9 @@ def test_python_plugin_latency_is_compensated_in_chain():
 def test_nested_chains_and_pedalboards():
     x = noise()
     inner = cfx.Chain([Delay(), pedalboard.Gain(-6)])
-    outer = cfx.Chain([pedalboard.Pedalboard([pedalboard.Gain(3)]), inner, cfx.Chain([Delay(delay_samples=3)])])
+    outer = cfx.Chain(
+        [pedalboard.Pedalboard([pedalboard.Gain(3)]), inner, cfx.Chain([Delay(delay_samples=3)])]
+    )
     np.testing.assert_allclose(outer(x, SR), x * 10 ** (-3 / 20), atol=1e-6)
     np.testing.assert_allclose(stream(outer, x, [100, 7]), outer(x, SR), atol=1e-6)
 
@@ -75,7 +77,9 @@ def test_mix_sums_branches_at_unity_and_aligns_latency():
     mix = cfx.Mix([cfx.Chain([Delay(delay_samples=50)]), pedalboard.Gain(0), Delay(delay_samples=9)])
     np.testing.assert_allclose(mix(x, SR), 3 * x, atol=1e-5)
     np.testing.assert_allclose(stream(mix, x, [333, 17]), 3 * x, atol=1e-5)
-    np.testing.assert_allclose(pedalboard.Mix([pedalboard.Gain(0), pedalboard.Gain(0)])(x, SR), 2 * x, atol=1e-6)
+    np.testing.assert_allclose(
+        pedalboard.Mix([pedalboard.Gain(0), pedalboard.Gain(0)])(x, SR), 2 * x, atol=1e-6
+    )
 
 
 def test_chain_reports_latency_sum():
@@ -87,13 +91,15 @@ def test_chain_reports_latency_sum():
 @pytest.mark.parametrize("sizes", [[37], [1000], [4096], [12345], [37, 1000, 4096, 12345]])
 def test_done_when_chain_streams_exactly(sizes):
     """#2: [HighpassFilter, FFTFilter, Gain, Resample(16 kHz), Compressor], chunks then flush == whole."""
-    chain = cfx.Chain([
-        pedalboard.HighpassFilter(80),
-        cfx.FFTFilter(transfer_function=lambda f: 1 / (1 + 1j * f / 4000)),
-        pedalboard.Gain(-3),
-        pedalboard.Resample(target_sample_rate=16000),
-        pedalboard.Compressor(threshold_db=-20, ratio=4),
-    ])
+    chain = cfx.Chain(
+        [
+            pedalboard.HighpassFilter(80),
+            cfx.FFTFilter(transfer_function=lambda f: 1 / (1 + 1j * f / 4000)),
+            pedalboard.Gain(-3),
+            pedalboard.Resample(target_sample_rate=16000),
+            pedalboard.Compressor(threshold_db=-20, ratio=4),
+        ]
+    )
     x = noise(2, 1.5)
     whole = chain(x, SR)
     got = stream(chain, x, sizes)
@@ -113,7 +119,9 @@ def test_stream_generator_equals_whole():
     x = noise()
     chain = cfx.Chain([pedalboard.Resample(16000), Delay()])
     blocks = [x[:, i : i + 1234] for i in range(0, x.shape[1], 1234)]
-    np.testing.assert_allclose(np.concatenate(list(chain.stream(blocks, SR)), axis=1), chain(x, SR), atol=1e-6)
+    np.testing.assert_allclose(
+        np.concatenate(list(chain.stream(blocks, SR)), axis=1), chain(x, SR), atol=1e-6
+    )
 
 
 def test_invalid_parameter_raises_when_set():

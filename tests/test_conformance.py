@@ -30,7 +30,9 @@ NATIVE = {
 
 def _python_cases() -> dict:
     cases = {
-        "FFTFilter-H": lambda: cfx.FFTFilter(transfer_function=lambda f: 1 / (1 + 1j * f / 1000), n_taps=1024),
+        "FFTFilter-H": lambda: cfx.FFTFilter(
+            transfer_function=lambda f: 1 / (1 + 1j * f / 1000), n_taps=1024
+        ),
         "FFTFilter-IR": lambda: cfx.FFTFilter(impulse_response=np.hanning(33) / 16, ir_delay_samples=16),
     }
     for name, kind in processor_types().items():
@@ -143,7 +145,7 @@ def test_separate_instances_are_thread_safe(name):
         t.start()
     for t in threads:
         t.join()
-    for got, want in zip(results, expected):
+    for got, want in zip(results, expected, strict=False):
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 

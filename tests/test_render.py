@@ -71,9 +71,14 @@ def test_render_equals_whole_buffer_call_and_keeps_input(tmp_path):
     x = noise(2, 3.0)
     src = write(tmp_path / "in.wav", x)
     before = digest(src)
-    chain = cfx.Chain([pedalboard.HighpassFilter(100), LearnsLevel(),
-                       cfx.FFTFilter(transfer_function=lambda f: 1 / (1 + 1j * f / 2000)),
-                       pedalboard.Resample(16000)])
+    chain = cfx.Chain(
+        [
+            pedalboard.HighpassFilter(100),
+            LearnsLevel(),
+            cfx.FFTFilter(transfer_function=lambda f: 1 / (1 + 1j * f / 2000)),
+            pedalboard.Resample(16000),
+        ]
+    )
     result = cfx.render(src, tmp_path / "out.wav", chain, block_seconds=0.37)
     got, rate = sf.read(str(tmp_path / "out.wav"), dtype="float32", always_2d=True)
     assert rate == SR and result.frames == x.shape[1]
@@ -82,10 +87,17 @@ def test_render_equals_whole_buffer_call_and_keeps_input(tmp_path):
     assert "level" not in chain[1].__dict__  # render forgets what it fitted
 
 
-@pytest.mark.parametrize("suffix,kw,subtype", [
-    (".flac", {}, "PCM_24"), (".flac", {"bit_depth": 16}, "PCM_16"), (".wav", {"bit_depth": 24}, "PCM_24"),
-    (".aiff", {}, "PCM_24"), (".ogg", {}, None), (".mp3", {}, None),
-])
+@pytest.mark.parametrize(
+    "suffix,kw,subtype",
+    [
+        (".flac", {}, "PCM_24"),
+        (".flac", {"bit_depth": 16}, "PCM_16"),
+        (".wav", {"bit_depth": 24}, "PCM_24"),
+        (".aiff", {}, "PCM_24"),
+        (".ogg", {}, None),
+        (".mp3", {}, None),
+    ],
+)
 def test_output_format_from_extension(tmp_path, suffix, kw, subtype):
     src = write(tmp_path / "in.wav", noise(2, 1.0), subtype="PCM_24")
     out = tmp_path / f"out{suffix}"
@@ -123,12 +135,15 @@ def test_refuses_to_overwrite_input(tmp_path):
     assert digest(src) == before
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda p: p, "no such file"),
-    (lambda p: (p.mkdir(), p)[1], "is a folder"),
-    (lambda p: (p.write_bytes(b""), p)[1], "is empty"),
-    (lambda p: (p.write_text("hello, I am text"), p)[1], "is not audio"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda p: p, "no such file"),
+        (lambda p: (p.mkdir(), p)[1], "is a folder"),
+        (lambda p: (p.write_bytes(b""), p)[1], "is empty"),
+        (lambda p: (p.write_text("hello, I am text"), p)[1], "is not audio"),
+    ],
+)
 def test_bad_inputs_are_one_line_errors(tmp_path, make, match):
     path = make(tmp_path / "bad.wav")
     with pytest.raises(AudioFileError, match=match) as info:

@@ -74,7 +74,9 @@ def _read_impulse_response(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         data, _ = soundfile.read(os.path.expanduser(str(path)), dtype="float64", always_2d=True)
     except (RuntimeError, OSError) as err:
-        raise ParameterError(f"cannot read impulse response {path} ({err}); give a wav or flac file") from None
+        raise ParameterError(
+            f"cannot read impulse response {path} ({err}); give a wav or flac file"
+        ) from None
     return data.T
 
 
