@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: Keys that sit beside the type key of a chain item, never inside its parameters.
-ITEM_KEYS = ("bypass",)
+ITEM_KEYS = ("bypass", "wet", "listen", "automate")
 #: Largest preset file read, in bytes.
 MAX_PRESET_BYTES = 256 * 1024
 #: Most YAML aliases (``*ref``) a preset may use.
@@ -256,15 +256,38 @@ def _split_item(item: Any, source: str) -> tuple[str, Any, dict[str, Any]]:
     params = item[types[0]]
     if params is None:
         params = {}
+    where = _where(source, item)
     if "bypass" in extras and not isinstance(extras["bypass"], bool):
-        raise PresetError(f"{_where(source, item)}: bypass must be true or false")
+        raise PresetError(f"{where}: bypass must be true or false")
+    wet = extras.get("wet")
+    if wet is not None and (isinstance(wet, bool) or not isinstance(wet, (int, float)) or not 0 <= wet <= 1):
+        raise PresetError(f"{where}: wet must be a number from 0 (dry) to 1 (fully processed)")
+    if extras.get("listen", "processed") not in ("processed", "removed"):
+        raise PresetError(f"{where}: listen must be 'processed' or 'removed'")
+    lanes = extras.get("automate")
+    if lanes is not None and not isinstance(lanes, dict):
+        raise PresetError(f"{where}: automate maps parameter names to [[seconds, value], ...] lists")
     return kind, params, extras
+
+
+def _wrap(plugin: Any, extras: dict[str, Any], where: str) -> Any:
+    """Apply the item-level keys: ``automate`` inside, ``wet``/``listen`` outside."""
+    from .wrappers import Automate, Blend
+
+    if extras.get("automate"):
+        try:
+            plugin = Automate(plugin, dict(extras["automate"]))
+        except ParameterError as err:
+            raise PresetError(f"{where}: automate: {err}") from None
+    if extras.get("wet", 1.0) != 1.0 or extras.get("listen", "processed") != "processed":
+        plugin = Blend(plugin, wet=float(extras.get("wet", 1.0)), listen=extras.get("listen", "processed"))
+    return plugin
 
 
 def _validate_items(items: list[Any], source: str) -> None:
     """Build each item once to validate it (VST3 files are checked to exist, not loaded)."""
     for item in items:
-        kind, params, _ = _split_item(item, source)
+        kind, params, extras = _split_item(item, source)
         where = _where(source, item)
         if kind == "mix":
             for branch in _mix_branches(params, where):
@@ -273,7 +296,7 @@ def _validate_items(items: list[Any], source: str) -> None:
         if kind == "vst3":
             _vst3_args(params, where, load=False, source=source)
             continue
-        _build_processor(kind, params, where, source)
+        _wrap(_build_processor(kind, params, where, source), extras, where)
 
 
 def _build_processor(kind: str, params: Any, where: str, source: str) -> Any:
@@ -403,11 +426,12 @@ def build_chain(items: list[Any], source: str = "<preset>") -> Any:
             continue
         where = _where(source, item)
         if kind == "mix":
-            plugins.append(Mix([build_chain(branch, source) for branch in _mix_branches(params, where)]))
+            plugin = Mix([build_chain(branch, source) for branch in _mix_branches(params, where)])
         elif kind == "vst3":
-            plugins.append(_vst3_args(params, where, load=True, source=source))
+            plugin = _vst3_args(params, where, load=True, source=source)
         else:
-            plugins.append(_build_processor(kind, params, where, source))
+            plugin = _build_processor(kind, params, where, source)
+        plugins.append(_wrap(plugin, extras, where))
     return Chain(plugins)
 
 
@@ -636,6 +660,20 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
 
     from .chain import Mix
     from .plugin import Plugin
+    from .wrappers import Automate, Blend
+
+    if isinstance(plugin, Blend):
+        entry = _item_to_dict(plugin.plugin, saver)
+        if plugin.wet != 1.0:
+            entry["wet"] = plugin.wet
+        if plugin.listen != "processed":
+            entry["listen"] = plugin.listen
+        return entry
+    if isinstance(plugin, Automate):
+        entry = _item_to_dict(plugin.plugin, saver)
+        entry["automate"] = {name: {"points": lane.points(), "interpolation": lane.interpolation}
+                             for name, lane in plugin.lanes.items()}
+        return entry
 
     if isinstance(plugin, (Mix, pedalboard.Mix)):
         return {"mix": [_chain_to_list(b if _is_series(b) else [b], saver) for b in plugin if b is not None]}

@@ -102,7 +102,10 @@ def _item(type_key: str, ref: str) -> dict[str, Any]:
     """A chain item: exactly this type key, plus the item-level keys."""
     return {
         "type": "object",
-        "properties": {type_key: {"$ref": ref}, "bypass": {"$ref": "#/$defs/bypass"}},
+        "properties": {
+            type_key: {"$ref": ref},
+            **{key: {"$ref": f"#/$defs/{key}"} for key in ("bypass", "wet", "listen", "automate")},
+        },
         "required": [type_key],
         "additionalProperties": False,
     }
@@ -168,9 +171,49 @@ def preset_schema() -> dict[str, Any]:
         "description": "Skip this item (it is still validated).",
         "default": False,
     }
+    defs["wet"] = {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "default": 1,
+        "description": "Wet/dry blend of this item with its latency-aligned input (0 dry, 1 processed).",
+    }
+    defs["listen"] = {
+        "enum": ["processed", "removed"],
+        "default": "processed",
+        "description": "'removed' outputs input minus processed: what this item took away.",
+    }
+    lane_points = {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "array",
+            "prefixItems": [{"type": "number", "minimum": 0}, {"type": "number"}],
+            "minItems": 2,
+            "maxItems": 2,
+        },
+    }
+    defs["automate"] = {
+        "type": "object",
+        "description": "Parameter name -> [[seconds, value], ...] breakpoints (or {points, interpolation}).",
+        "additionalProperties": {
+            "anyOf": [
+                lane_points,
+                {
+                    "type": "object",
+                    "required": ["points"],
+                    "additionalProperties": False,
+                    "properties": {"points": lane_points, "interpolation": {"enum": ["linear", "log"]}},
+                },
+            ]
+        },
+    }
     item_types = [*types, "vst3", "mix"]
     defs["item"] = {
-        "description": "One processor: a mapping with exactly one type key, and optionally 'bypass'.",
+        "description": (
+            "One processor: a mapping with exactly one type key, "
+            "and optionally 'bypass', 'wet', 'listen' and 'automate'."
+        ),
         "oneOf": [_item(name, f"#/$defs/{name}") for name in item_types],
     }
     defs["chain"] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
