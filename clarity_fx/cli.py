@@ -77,12 +77,20 @@ def apply(
     quality: Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")] = None,
     buffer_size: Annotated[int, typer.Option(help="Block size handed to plugins.")] = 8192,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on long files.")] = True,
+    listen_removed: Annotated[
+        str | None,
+        typer.Option(help="Write what this stage removed (its type or index), e.g. spectral_subtraction."),
+    ] = None,
 ) -> None:
     """Apply a preset to audio files: clarity apply vocal-clarity take.wav -o clean.flac"""
     from .preset import load_preset_spec
     from .rendering import render
 
     spec = load_preset_spec(preset, overrides or [])
+    if listen_removed is not None:
+        from .preset import listen_removed as make_listen_removed
+
+        make_listen_removed(spec, listen_removed)
     for source, target in _outputs(inputs, output):
         chain = spec.build()
         if spec.sample_rate:

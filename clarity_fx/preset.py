@@ -529,7 +529,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> None:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise PresetError(f"--set {text!r}: cannot read the value {raw!r}") from None
-        item = _select(preset, selector, text)
+        item = _select(preset, selector, f"--set {text!r}")
         kind, params, _ = _split_item(item, preset.source)
         if kind in ("mix",):
             raise PresetError(f"--set {text!r}: mix has no parameters; set a stage inside it in the file")
@@ -545,12 +545,23 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> None:
     _validate_items(preset.chain_spec, preset.source)
 
 
+def listen_removed(preset: Preset, selector: str) -> None:
+    """Make ``preset`` output what one stage removes: that stage gets ``listen: removed``
+    and the stages after it are dropped (they would process the removed signal)."""
+    item = _select(preset, selector, f"--listen-removed {selector}")
+    index = next(i for i, it in enumerate(preset.chain_spec) if it is item)
+    if item.get("bypass"):
+        raise PresetError(f"--listen-removed {selector}: that stage is bypassed in {preset.name}")
+    item["listen"] = "removed"
+    del preset.chain_spec[index + 1 :]
+
+
 def _select(preset: Preset, selector: str, text: str) -> dict[str, Any]:
     items = preset.chain_spec
     if selector.lstrip("-").isdigit():
         index = int(selector)
         if not -len(items) <= index < len(items):
-            raise PresetError(f"--set {text!r}: the chain has {len(items)} items (0..{len(items) - 1})")
+            raise PresetError(f"{text}: the chain has {len(items)} items (0..{len(items) - 1})")
         return items[index]
     kinds = [_split_item(item, preset.source)[0] for item in items]
     matches = [i for i, k in enumerate(kinds) if k == selector]
@@ -559,8 +570,8 @@ def _select(preset: Preset, selector: str, text: str) -> dict[str, Any]:
     if len(matches) == 1:
         return items[matches[0]]
     if not matches:
-        raise PresetError(f"--set {text!r}: no stage {selector!r} in {preset.name}{suggest(selector, kinds)}")
-    raise PresetError(f"--set {text!r}: {selector!r} matches items {matches}; use the index instead")
+        raise PresetError(f"{text}: no stage {selector!r} in {preset.name}{suggest(selector, kinds)}")
+    raise PresetError(f"{text}: {selector!r} matches items {matches}; use the index instead")
 
 
 # --------------------------------------------------------------------------- Chain -> YAML

@@ -239,7 +239,7 @@ def test_alias_bombs_and_deep_nesting_are_refused_quickly(tmp_path, text):
     started = time.perf_counter()
     with pytest.raises(PresetError) as err:
         load_preset(path)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 5.0  # generous: CI shares 2 cores
     assert "\n" not in str(err.value) and len(str(err.value)) < 300
 
 

@@ -100,3 +100,50 @@ def test_automate_our_processor_and_unknown_names():
     with pytest.raises(ValueError, match="not go backwards"):
         cfx.Automate(pedalboard.Gain(), {"gain_db": [(1, 0), (0, 1)]})
     cfx.Automate(d, {"delay_samples": [(0, 4)]})
+
+
+def test_preset_item_keys_wrap_and_round_trip(tmp_path):
+    path = tmp_path / "keys.yaml"
+    path.write_text(
+        "name: keys\nchain:\n"
+        "  - highpass_filter: {cutoff_frequency_hz: 300}\n    wet: 0.5\n"
+        "  - lowpass_filter: {cutoff_frequency_hz: 3000}\n    listen: removed\n"
+        "  - gain: {gain_db: 0}\n    automate: {gain_db: [[0, -20], [0.4, 0]]}\n"
+    )
+    chain = cfx.load_preset(path)
+    x = noise()
+    hp = pedalboard.HighpassFilter(300)(x, SR)
+    stage1 = 0.5 * hp + 0.5 * x
+    stage2 = stage1 - pedalboard.LowpassFilter(3000)(stage1, SR)
+    ramp = cfx.Automate(pedalboard.Gain(), {"gain_db": [(0, -20), (0.4, 0)]})(stage2.astype(np.float32), SR)
+    np.testing.assert_allclose(chain(x, SR), ramp, atol=1e-5)
+    cfx.save_preset(chain, tmp_path / "again.yaml")
+    np.testing.assert_array_equal(cfx.load_preset(tmp_path / "again.yaml")(x, SR), chain(x, SR))
+
+
+def test_bad_item_keys_are_preset_errors(tmp_path):
+    for bad, match in (("wet: 2", "wet must be"), ("listen: noise", "listen must be"),
+                       ("automate: {gian_db: [[0, 1]]}", "did you mean 'gain_db'")):
+        path = tmp_path / "bad.yaml"
+        path.write_text(f"name: bad\nchain:\n  - gain: {{}}\n    {bad}\n")
+        with pytest.raises(cfx.PresetError, match=match):
+            cfx.load_preset(path)
+
+
+def test_cli_listen_removed_writes_what_the_stage_took_away(tmp_path):
+    import subprocess
+
+    import soundfile as sf
+
+    x = noise(2, 1.0)
+    sf.write(tmp_path / "in.wav", x.T, SR, subtype="FLOAT")
+    (tmp_path / "p.yaml").write_text(
+        "name: p\nchain:\n  - gain: {gain_db: -3}\n  - highpass_filter: {cutoff_frequency_hz: 200}\n"
+        "  - reverb: {}\n"
+    )
+    subprocess.run(["clarity", "apply", str(tmp_path / "p.yaml"), str(tmp_path / "in.wav"), "-o",
+                    str(tmp_path / "removed.wav"), "--listen-removed", "highpass_filter"], check=True)
+    removed, _ = sf.read(tmp_path / "removed.wav", dtype="float32", always_2d=True)
+    before = pedalboard.Gain(-3)(x, SR)
+    want = before - pedalboard.HighpassFilter(200)(before, SR)  # the reverb after it is dropped
+    np.testing.assert_allclose(removed.T, want, atol=1e-6)
