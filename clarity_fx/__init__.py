@@ -36,6 +36,7 @@ _LAZY = {
     "Lane": "wrappers",
     "load_preset": "preset",
     "save_preset": "preset",
+    "master": "mastering",
 }
 
 _SUBMODULES = {

@@ -539,6 +539,28 @@ class LoudnessMeter:
         )
 
 
+def pooled_loudness(meters: Sequence[LoudnessMeter]) -> float | None:
+    """Integrated loudness of several programmes measured as one (album loudness).
+
+    The 400 ms gating blocks of every meter are pooled, then gated once, as
+    album ReplayGain and EBU R 128's album measurement do; no block spans two
+    programmes.
+
+    Parameters
+    ----------
+    meters : sequence of LoudnessMeter
+        One per track, fed with its whole track.
+
+    Returns
+    -------
+    float or None
+        LUFS; None when no block passes the absolute gate.
+    """
+    blocks = [_window_loudness(*m._sub_blocks(), round(T_G / T_STEP)) for m in meters]
+    pooled = np.concatenate(blocks) if blocks else np.empty(0)
+    return _gated_loudness(pooled) if pooled.size else None
+
+
 # --- true peak -----------------------------------------------------------------
 
 

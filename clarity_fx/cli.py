@@ -272,6 +272,66 @@ def response(
     typer.echo(str(output), err=True)
 
 
+@app.command()
+def master(
+    inputs: Annotated[list[Path], typer.Argument(help="Files, or an album folder.")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Existing folder for the results.")],
+    preset: Annotated[str, typer.Option(help="A master-* preset (ends with loudness_normalize).")] = (
+        "master-streaming"
+    ),
+    album: Annotated[
+        bool, typer.Option(help="One gain for the whole album (album ReplayGain's rule).")
+    ] = False,
+    suffix: Annotated[str, typer.Option(help="Added to each output name.")] = "",
+    output_format: Annotated[
+        str | None, typer.Option("--format", help="Output extension, e.g. flac.")
+    ] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="STAGE.PARAM=VALUE")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the per-track report as JSON.")] = False,
+) -> None:
+    """Loudness-master tracks: clarity master ALBUM_DIR -o out/ --preset master-streaming --album"""
+    from .mastering import master as run_master
+
+    reports = run_master(
+        inputs,
+        out_dir,
+        preset,
+        album=album,
+        suffix=suffix,
+        output_format=output_format,
+        overrides=overrides or [],
+    )
+    if as_json:
+        rows = [
+            {
+                "input": str(r.input_path),
+                "output": str(r.output_path),
+                "loudness_before_lufs": r.loudness_before,
+                "loudness_after_lufs": r.loudness_after,
+                "gain_db": r.gain_db,
+                "true_peak_after_dbtp": r.true_peak_after_dbtp,
+            }
+            for r in reports
+        ]
+        typer.echo(json.dumps({"album": album, "tracks": rows}, indent=2, allow_nan=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{'album' if album else 'per-track'} mastering with {preset}")
+    for column in ("track", "before LUFS", "gain dB", "after LUFS", "true peak dBTP"):
+        table.add_column(column, justify="left" if column == "track" else "right")
+    for r in reports:
+        table.add_row(
+            r.output_path.name,
+            _fmt(r.loudness_before),
+            _fmt(r.gain_db),
+            _fmt(r.loudness_after),
+            _fmt(r.true_peak_after_dbtp),
+        )
+    Console().print(table)
+
+
 @presets_app.command("list")
 def presets_list() -> None:
     """List named presets: the user's folder, then the shipped ones."""

@@ -1,0 +1,172 @@
+"""Mastering passes over many files: per track, or one gain for a whole album.
+
+A mastering preset ends with a ``loudness_normalize`` stage. Per track, each
+file is brought to the target on its own (``render`` measures it first). In
+album mode the loudness of the whole album is measured as one programme —
+every track's 400 ms gating blocks pooled, as album ReplayGain pools them —
+and one gain serves every track, so the loudness relationships between tracks
+stay as they were. The true-peak ceiling still holds on every track.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ClarityError
+
+__all__ = ["TrackReport", "master", "find_loudness_stage", "AUDIO_SUFFIXES"]
+
+#: Files a folder contributes to an album, by extension.
+AUDIO_SUFFIXES = (".wav", ".flac", ".aiff", ".aif", ".ogg", ".mp3")
+
+
+@dataclass
+class TrackReport:
+    """One track of a mastering pass; loudness in LUFS, gain in dB."""
+
+    input_path: Path
+    output_path: Path
+    loudness_before: float | None
+    loudness_after: float | None
+    gain_db: float
+    true_peak_after_dbtp: float | None
+
+
+def find_loudness_stage(chain: Any) -> tuple[int, Any]:
+    """Index and object of the chain's top-level ``LoudnessNormalize`` stage.
+
+    Raises
+    ------
+    ClarityError
+        When the chain has none: a mastering preset must end with one.
+    """
+    from .processors.loudness import LoudnessNormalize
+
+    for index, stage in enumerate(chain):
+        if isinstance(stage, LoudnessNormalize):
+            return index, stage
+    raise ClarityError("the preset has no loudness_normalize stage; use a master-* preset or add one")
+
+
+def _measure(path: Path, prefix: Any) -> tuple[Any, float]:
+    """Stream ``path`` through ``prefix``; return its loudness meter and sample rate."""
+    from .analysis import LoudnessMeter
+    from .rendering import BLOCK_SECONDS, open_audio, read_blocks
+
+    info = open_audio(path)
+    meter = LoudnessMeter(info.sample_rate, info.channels)
+    blocks = read_blocks(info, int(BLOCK_SECONDS * info.sample_rate))
+    for block in prefix.stream(blocks, info.sample_rate):
+        meter.add(block)
+    return meter, info.sample_rate
+
+
+def _file_report(path: Path) -> tuple[float | None, float | None]:
+    from .analysis import analyze_file
+
+    report = analyze_file(path)
+    return report["loudness"]["integrated_lufs"], report["peak"]["true_peak_dbtp"]
+
+
+def master(
+    inputs: list[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    preset: str | os.PathLike[str] | Any = "master-streaming",
+    *,
+    album: bool = False,
+    suffix: str = "",
+    output_format: str | None = None,
+    overrides: list[str] | None = None,
+    progress: bool | None = None,
+) -> list[TrackReport]:
+    """Master files (or every audio file in folders) into ``out_dir``.
+
+    Parameters
+    ----------
+    inputs : list of path
+        Files, or folders whose audio files (sorted by name) form the album.
+    out_dir : path
+        Existing folder for the results (same names, plus ``suffix``).
+    preset : str, path or Chain factory
+        A preset name or file ending with ``loudness_normalize``.
+    album : bool, optional
+        One gain for all files, from their pooled loudness (album ReplayGain's
+        rule); otherwise each file is normalised on its own.
+    suffix : str, optional
+        Added to each output's stem (``-master``).
+    output_format : str, optional
+        Output extension (``flac``); default keeps each input's.
+    overrides : list of str, optional
+        ``--set`` style overrides for the preset.
+    progress : bool, optional
+        Progress bars on long files.
+
+    Returns
+    -------
+    list of TrackReport
+        Per track: loudness before and after, the gain and the true peak.
+
+    Examples
+    --------
+    >>> import clarity_fx as cfx
+    >>> reports = cfx.master(["album/"], "mastered/", "master-streaming", album=True)  # doctest: +SKIP
+    """
+    from .analysis import pooled_loudness
+    from .chain import Chain
+    from .preset import load_preset_spec
+    from .rendering import render
+
+    files = _collect(inputs)
+    target_dir = Path(out_dir).expanduser()
+    if not target_dir.is_dir():
+        raise ClarityError(f"{target_dir}: output folder does not exist; create it first")
+    spec = load_preset_spec(preset, overrides or [])
+    outputs = [_output_path(path, target_dir, suffix, output_format) for path in files]
+    if len(set(outputs)) != len(outputs):
+        raise ClarityError("two inputs have the same name; master them into different folders")
+
+    album_gain: float | None = None
+    if album:
+        chain = spec.build()
+        index, stage = find_loudness_stage(chain)
+        prefix = Chain(list(chain)[:index])
+        meters = [_measure(path, prefix)[0] for path in files]
+        loudness = pooled_loudness(meters)
+        album_gain = 0.0 if loudness is None else stage.target_lufs - loudness
+
+    reports = []
+    for path, out in zip(files, outputs, strict=True):
+        before, _ = _file_report(path)
+        chain = spec.build()
+        _, stage = find_loudness_stage(chain)
+        if album_gain is not None:
+            stage.gain_db_fixed = album_gain
+        render(path, out, chain, progress=progress)
+        after, peak = _file_report(out)
+        gain = album_gain if album_gain is not None else (stage.gain_db or 0.0)
+        reports.append(TrackReport(path, out, before, after, gain, peak))
+    return reports
+
+
+def _collect(inputs: list[str | os.PathLike[str]]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+            if not found:
+                raise ClarityError(f"{path}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+            files.extend(found)
+        else:
+            files.append(path)
+    if not files:
+        raise ClarityError("no input files; give files or a folder")
+    return files
+
+
+def _output_path(path: Path, out_dir: Path, suffix: str, output_format: str | None) -> Path:
+    extension = f".{output_format.lstrip('.')}" if output_format else path.suffix
+    return out_dir / f"{path.stem}{suffix}{extension}"
