@@ -37,6 +37,8 @@ _LAZY = {
     "load_preset": "preset",
     "save_preset": "preset",
     "master": "mastering",
+    "duck": "sidechain",
+    "KeySource": "sidechain",
 }
 
 _SUBMODULES = {

@@ -77,6 +77,9 @@ def apply(
     quality: Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")] = None,
     buffer_size: Annotated[int, typer.Option(help="Block size handed to plugins.")] = 8192,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on long files.")] = True,
+    key: Annotated[
+        Path | None, typer.Option(help="Sidechain key for keyed stages, e.g. the voice to duck music under.")
+    ] = None,
     listen_removed: Annotated[
         str | None,
         typer.Option(help="Write what this stage removed (its type or index), e.g. spectral_subtraction."),
@@ -106,6 +109,7 @@ def apply(
             source,
             target,
             chain,
+            key=key,
             bit_depth=bit_depth,
             quality=quality,
             buffer_size=buffer_size,

@@ -509,7 +509,9 @@ class Plugin:
         self._state = StreamState(sample_rate, channels, buffer_size)
         self._stream["skip"] = int(self.latency_for(sample_rate))
 
-    def _run_blocks(self, audio: np.ndarray) -> np.ndarray:
+    def _run_blocks(self, audio: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
+        """Run ``process_block`` over ``buffer_size`` pieces; ``side`` (a sidechain signal
+        aligned with ``audio``) is handed over piece by piece as ``state.side``."""
         state = self._state
         assert state is not None
         size, n = state.buffer_size, audio.shape[1]
@@ -518,6 +520,8 @@ class Plugin:
         outs = []
         for start in range(0, n, size):
             block = audio[:, start : start + size]
+            if side is not None:
+                state.side = side[:, start : start + size]
             out = self.process_block(block, state)
             if out.shape != block.shape:
                 raise RuntimeError(
@@ -525,10 +529,11 @@ class Plugin:
                 )
             outs.append(out)
             state.position += block.shape[1]
+            state.__dict__.pop("side", None)
         return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
 
-    def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
-        out = self._run_blocks(audio)
+    def _push_aligned(self, audio: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
+        out = self._run_blocks(audio, side)
         skip = min(self._stream["skip"], out.shape[1])
         if skip:
             self._stream["skip"] -= skip

@@ -311,6 +311,10 @@ def _build_processor(kind: str, params: Any, where: str, source: str) -> Any:
         spec = processor_type.params.get(name)
         if spec is not None and spec["type"] == "object" and isinstance(value, str):
             params[name] = str(_resolve_path(value, source))  # e.g. an impulse response file
+        elif (spec is not None and spec["type"] == "object" and isinstance(value, list) and value
+              and all(isinstance(v, dict) for v in value)):
+            _validate_items(value, source)
+            params[name] = build_chain(value, source)  # e.g. a compressor's sidechain key
     try:
         return processor_type.build(params)
     except (ParameterError, TypeError, ValueError) as err:
@@ -671,6 +675,7 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
 
     from .chain import Mix
     from .plugin import Plugin
+    from .sidechain import KeySource
     from .wrappers import Automate, Blend
 
     if isinstance(plugin, Blend):
@@ -701,6 +706,11 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
                 continue
             if isinstance(value, np.ndarray):
                 value = _array_to_file(kind, name, value, plugin, saver)
+            elif _is_series(value):
+                params[name] = _chain_to_list(value, saver)  # a sidechain key chain
+                continue
+            elif isinstance(value, KeySource):
+                continue  # an external key belongs to the render, not the preset (keyed: true)
             elif not isinstance(value, (int, float, str, bool)):
                 raise ClarityError(f"{kind}.{name} holds a Python object; it cannot be saved in a preset")
             params[name] = _plain(value)

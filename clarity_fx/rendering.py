@@ -315,6 +315,30 @@ def _as_chain(chain: Any) -> Any:
     return Chain([chain])
 
 
+def _keyed_stages(chain: Any) -> list[Any]:
+    found = []
+    for item in chain:
+        inner = getattr(item, "plugin", None)  # Blend and Automate hold one plugin
+        if getattr(item, "keyed", False):
+            found.append(item)
+        elif inner is not None and getattr(inner, "keyed", False):
+            found.append(inner)
+        elif hasattr(item, "_items"):  # nested Chain or Mix
+            found.extend(_keyed_stages(item))
+    return found
+
+
+def _attach_key(chain: Any, key: str | os.PathLike[str]) -> None:
+    from .sidechain import KeySource
+
+    stages = _keyed_stages(chain)
+    if not stages:
+        raise AudioFileError(f"a key ({key}) was given but no stage is keyed; use a ducking preset")
+    source = KeySource(key)
+    for stage in stages:
+        stage.external_key = source
+
+
 def fit_stages(
     chain: Any, blocks: Callable[[], Iterator[np.ndarray]], sample_rate: float, buffer_size: int
 ) -> list[Any]:
@@ -356,6 +380,7 @@ def render(
     quality: Any = None,
     progress: bool | None = None,
     block_seconds: float = BLOCK_SECONDS,
+    key: str | os.PathLike[str] | None = None,
 ) -> RenderResult:
     """Stream ``input_path`` through ``chain`` into ``output_path``.
 
@@ -378,6 +403,9 @@ def render(
         Show a progress bar; by default on files longer than 20 s.
     block_seconds : float, optional
         Seconds read per block; memory is a few blocks.
+    key : path, optional
+        An external sidechain key (a voice to duck music under), handed to
+        every stage with ``keyed=True``; read in step with the input.
 
     Returns
     -------
@@ -411,6 +439,10 @@ def render(
         raise AudioFileError(f"{target} is a folder; give an output file name with an extension")
     options = _writer_options(target.suffix.lower(), info.file_dtype, bit_depth, quality)
     chain = _as_chain(chain)
+    if key is not None:
+        _attach_key(chain, key)
+    elif any(stage.external_key is None for stage in _keyed_stages(chain)):
+        raise AudioFileError("this chain ducks under a key but none was given; pass --key voice.wav")
     block_frames = max(1, int(math.ceil(block_seconds * info.sample_rate)))
 
     def blocks() -> Iterator[np.ndarray]:

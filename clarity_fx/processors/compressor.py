@@ -8,12 +8,14 @@ delayed — audio.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from ..errors import ParameterError
-from ..plugin import Param, Plugin, StreamState
+from ..plugin import Param, Plugin, StreamState, _empty
+from ..sidechain import KeyMismatchError, KeySource
 from .dynamics import LINK_MODES, kernels, time_constant_coefficient
 
 __all__ = ["HardKneeCompressor", "static_curve_db"]
@@ -87,6 +89,21 @@ class HardKneeCompressor(Plugin):
         Delay the audio (not the detector) by this much, so the gain is
         already down when a transient arrives (default 0). Reported as
         latency, so the output stays aligned.
+    range_db : float, optional
+        Most reduction allowed, dB: the detector level is capped where the
+        static curve reaches it (a ducker's depth). Default: no cap.
+    key : Plugin or Chain, optional
+        Internal sidechain: the detector hears ``key(input)`` while the gain
+        acts on the unfiltered input (a 4–9 kHz band-pass key makes a
+        de-esser; a high-pass key stops bass pumping). Its latency is
+        aligned with the audio path.
+    keyed : bool, optional
+        Take ``external_key`` from the render (``render(..., key=...)``,
+        ``clarity apply --key``); presets that duck set this.
+    external_key : KeySource or path, optional
+        External sidechain: another recording drives the detector (ducking),
+        read by absolute stream position; see :mod:`clarity_fx.sidechain`
+        for its rules on length, rate and channels.
 
     Attributes
     ----------
@@ -219,7 +236,46 @@ class HardKneeCompressor(Plugin):
         help="Delay of the audio (not the detector); reported as latency.",
     )
 
+    range_db = Param(
+        None,
+        unit="dB",
+        minimum=0.0,
+        maximum=120.0,
+        nullable=True,
+        help="Most gain reduction allowed (a ducker's depth); none by default.",
+    )
+    key = Param(
+        None,
+        kind=object,
+        nullable=True,
+        help="Sidechain chain applied to the input to drive the detector (e.g. a 4-9 kHz band-pass).",
+    )
+    external_key = Param(
+        None,
+        kind=object,
+        nullable=True,
+        help="Another recording that drives the detector (ducking): a KeySource or an audio file.",
+    )
+
+    keyed = Param(
+        False,
+        kind=bool,
+        help="Driven by the external key given when rendering (clarity apply --key voice.wav).",
+    )
+
     def __init__(self, **params: Any) -> None:
+        key = params.get("external_key")
+        if isinstance(key, (str, os.PathLike)):
+            params["external_key"] = KeySource(key)
+        elif key is not None and not isinstance(key, KeySource):
+            raise ParameterError("external_key must be a KeySource or an audio file path")
+        if params.get("key") is not None:
+            from ..chain import as_stage
+
+            try:
+                as_stage(params["key"])
+            except TypeError:
+                raise ParameterError("key must be a plugin or a Chain (the sidechain filter)") from None
         super().__init__(**params)
         self.gain_reduction_db = np.zeros((1, 0))
 
@@ -322,6 +378,10 @@ class HardKneeCompressor(Plugin):
         # 2. To the log domain, vectorised (numpy's SIMD log): −inf for silence.
         with np.errstate(divide="ignore"):
             np.log10(level, out=level)
+        if self.range_db is not None and self.ratio > 1:
+            # Cap the level where the static reduction reaches range_db: x = T + range·R/(R − 1).
+            cap_db = self.threshold_db + self.range_db * self.ratio / (self.ratio - 1) + self.knee_db / 2
+            np.minimum(level, cap_db / (10.0 if is_rms else 20.0), out=level)
         # 3. Gain computer, eq. (4), and smoothing of the reduction.
         gain_db = np.empty((rows, n), dtype=np.float32)
         linear_gain = np.empty((rows, n), dtype=np.float32)  # first the exponent, in nepers
@@ -363,8 +423,63 @@ class HardKneeCompressor(Plugin):
         state.delay_line = joined[:, block.shape[1] :]
         return joined[:, : block.shape[1]]
 
+    def _detector(self, block: np.ndarray, state: StreamState) -> np.ndarray:
+        """What the detector hears: the key chain's output, the external key, or the block."""
+        side = state.__dict__.get("side")
+        if side is not None:
+            return side
+        if self.keyed and self.external_key is None:
+            raise KeyMismatchError(
+                "this compressor is keyed (keyed: true) but no key was given; "
+                "pass --key voice.wav, or render(..., key='voice.wav')"
+            )
+        if self.external_key is not None:
+            if "key_checked" not in state:
+                self.external_key.check(state.sample_rate, state.channels, self.link != "none")
+                state.key_checked = True
+            return self.external_key.read(state.position, block.shape[1])
+        return block
+
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
-        # The detector sees the block now; the audio it acts on is delayed by
-        # the lookahead. (A side-chain key would replace `block` in _gain_db.)
-        self.gain_reduction_db, linear_gain = self._gain_db(block, state)
+        # The detector sees the block now; the audio it acts on is delayed by the lookahead.
+        self.gain_reduction_db, linear_gain = self._gain_db(self._detector(block, state), state)
         return self._apply_gain(self._delayed(block, state), linear_gain)
+
+    # ------------------------------------------------------------------ internal key
+    # The key chain runs as a stage beside the audio. Its output is aligned with its
+    # input (fewer samples while its latency fills), so the audio waits in a FIFO and
+    # each key sample meets the audio sample it was computed from.
+    def _reset_stream(self) -> None:
+        if self.key is not None:
+            self.key.reset()
+
+    def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        super()._start(sample_rate, channels, buffer_size)
+        if self.key is not None:
+            from ..chain import as_stage
+
+            self._key_stage = as_stage(self.key)
+            self._key_stage._start_stream(sample_rate, channels, buffer_size)
+            self._waiting: list[np.ndarray] = []
+
+    def _take_waiting(self, count: int) -> np.ndarray:
+        channels = self._stream["channels"]
+        joined = np.concatenate(self._waiting, axis=1) if self._waiting else _empty(channels)
+        self._waiting = [joined[:, count:]]
+        return joined[:, :count]
+
+    def _push_aligned(self, audio: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
+        if self.key is None:
+            return super()._push_aligned(audio, side)
+        self._waiting.append(audio)
+        keyed = self._key_stage._push(audio)
+        return super()._push_aligned(self._take_waiting(keyed.shape[1]), keyed)
+
+    def _finish_aligned(self, owed: int) -> np.ndarray:
+        if self.key is None:
+            return super()._finish_aligned(owed)
+        keyed = self._key_stage._finish()
+        head = super()._push_aligned(self._take_waiting(keyed.shape[1]), keyed)
+        # The lookahead's tail: silence through audio and key alike.
+        tail = super()._finish_aligned(owed - head.shape[1])
+        return np.concatenate([head, tail], axis=1)
