@@ -56,6 +56,11 @@ class NativeStage(Plugin):
     ----------
     plugin : pedalboard.Plugin
         A built-in, a ``VST3Plugin`` or a ``pedalboard.Pedalboard``.
+
+    Notes
+    -----
+    A plugin that refuses mono (many VST3 effects are stereo-only) is fed the
+    mono signal on both channels and its two outputs are averaged back to one.
     """
 
     def __init__(self, plugin: Any) -> None:
@@ -76,9 +81,22 @@ class NativeStage(Plugin):
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
 
+    def _call(self, block: np.ndarray, rate: float, buffer_size: int, reset: bool) -> np.ndarray:
+        """Process, feeding mono to a stereo-only plugin (a common VST3) as two equal channels."""
+        if block.shape[0] == 1 and getattr(self, "_mono_as_stereo", False):
+            out = self.plugin.process(np.repeat(block, 2, axis=0), rate, buffer_size=buffer_size, reset=reset)
+            return out.mean(axis=0, keepdims=True)
+        try:
+            return self.plugin.process(block, rate, buffer_size=buffer_size, reset=reset)
+        except ValueError as err:
+            if block.shape[0] != 1 or "1-channel" not in str(err):
+                raise
+            self._mono_as_stereo = True
+            return self._call(block, rate, buffer_size, reset)
+
     def _run(self, block: np.ndarray) -> np.ndarray:
         s = self._stream
-        return self.plugin.process(block, s["rate"], buffer_size=s["block"], reset=False)
+        return self._call(block, s["rate"], s["block"], reset=False)
 
     def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
         size = self._stream["block"]
@@ -120,7 +138,7 @@ class NativeStage(Plugin):
         if audio.shape[1] == 0:
             return audio.copy()
         # pedalboard's own whole-buffer call compensates latency; streaming equals it.
-        return self.plugin.process(audio, sample_rate, buffer_size=buffer_size, reset=True)
+        return self._call(audio, sample_rate, buffer_size, reset=True)
 
 
 def as_stage(item: Any) -> Plugin:

@@ -37,3 +37,6 @@ def stream(plugin, audio: np.ndarray, sizes, sr: float = SR, buffer_size: int = 
 @pytest.fixture
 def audio() -> np.ndarray:
     return noise()
+
+
+from vst3_fixtures import vst3_plugins  # noqa: E402,F401  (the session fixture, for every test module)

@@ -13,7 +13,6 @@ import pedalboard
 import pytest
 import scipy.signal
 import soundfile as sf
-import vst3_fixtures
 import yaml
 from conftest import SR, noise, stream
 
@@ -21,8 +20,6 @@ import clarity_fx as cfx
 from clarity_fx.errors import PluginLoadError, PresetError
 from clarity_fx.preset import load_preset, load_vst3, save_preset
 from clarity_fx.rendering import render
-
-vst3_plugins = vst3_fixtures.vst3_plugins  # the session fixture, visible to this module's tests
 
 CHUNKS = [37, 1000, 4096, 12345]
 IR = np.array([1.0, 0.5, 0.25])  # y[n] = x[n] + x[n-1]/2 + x[n-2]/4
@@ -183,3 +180,12 @@ def test_a_plugin_that_aborts_leaves_no_output_and_the_input_intact(vst3_plugins
     assert result.returncode != 0
     assert not (tmp_path / "out.wav").exists()
     assert (tmp_path / "in.wav").read_bytes() == before
+
+
+def test_mono_audio_through_a_stereo_only_plugin(vst3_plugins):
+    plugin = pedalboard.load_plugin(str(vst3_plugins["gain"]))
+    plugin.gain_db = -6.0
+    mono = np.random.default_rng(2).standard_normal(4800).astype(np.float32) * 0.1
+    chain = cfx.Chain([plugin])
+    np.testing.assert_allclose(chain(mono, 48000), mono * 10 ** (-6 / 20), atol=1e-6)
+    np.testing.assert_allclose(stream(chain, mono, [1000, 37]), chain(mono, 48000), atol=1e-7)
