@@ -37,6 +37,7 @@ _LAZY = {
     "load_preset": "preset",
     "save_preset": "preset",
     "master": "mastering",
+    "batch": "batching",
     "duck": "sidechain",
     "KeySource": "sidechain",
 }

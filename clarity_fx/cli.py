@@ -30,6 +30,10 @@ presets_app = typer.Typer(
 app.add_typer(presets_app, name="presets")
 
 
+class _Interrupted(Exception):
+    """Ctrl-C, with what a command wants to say about it."""
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"clarity-fx {__version__}")
@@ -65,7 +69,9 @@ def _outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
 @app.command()
 def apply(
     preset: Annotated[str, typer.Argument(help="Preset name (see 'clarity presets list') or YAML file.")],
-    inputs: Annotated[list[Path], typer.Argument(help="Input audio file(s).", show_default=False)],
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Input audio file(s).", show_default=False, readable=False)
+    ],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Output file, or folder for several inputs.")
     ],
@@ -79,6 +85,12 @@ def apply(
     progress: Annotated[bool, typer.Option(help="Show a progress bar on long files.")] = True,
     key: Annotated[
         Path | None, typer.Option(help="Sidechain key for keyed stages, e.g. the voice to duck music under.")
+    ] = None,
+    isolate: Annotated[
+        bool, typer.Option("--isolate", help="Render in a child process: a crashing plugin fails cleanly.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="With --isolate: give up after this many seconds.")
     ] = None,
     listen_removed: Annotated[
         str | None,
@@ -95,6 +107,15 @@ def apply(
 
         make_listen_removed(spec, listen_removed)
     for source, target in _outputs(inputs, output):
+        if isolate:
+            _apply_isolated(
+                spec,
+                source,
+                target,
+                timeout,
+                dict(key=key, bit_depth=bit_depth, quality=quality, buffer_size=buffer_size),
+            )
+            continue
         chain = spec.build()
         if spec.sample_rate:
             from .rendering import open_audio
@@ -120,6 +141,19 @@ def apply(
             f"{result.realtime_factor:.0f}x realtime)",
             err=True,
         )
+
+
+def _apply_isolated(
+    spec: Any, source: Path, target: Path, timeout: float | None, options: dict[str, Any]
+) -> None:
+    """One file rendered in a child process; a crash or hang is a one-line error."""
+    from .batching import Task, preset_text, render_isolated
+
+    _, text, origin = preset_text(spec)
+    result = render_isolated(Task(text, origin, source, target, False, options), timeout)
+    if result.status == "failed":
+        raise ClarityError(result.reason)
+    typer.echo(f"{target}  ({result.audio_seconds:.1f} s audio, isolated)", err=True)
 
 
 @app.command()
@@ -211,7 +245,7 @@ def _fmt(value: Any) -> str:
 
 @app.command()
 def analyze(
-    file: Annotated[Path, typer.Argument(help="Audio file to measure.")],
+    file: Annotated[Path, typer.Argument(help="Audio file to measure.", readable=False)],
     compare: Annotated[
         Path | None, typer.Option(help="A second file (e.g. the processed one) to compare.")
     ] = None,
@@ -336,6 +370,72 @@ def master(
     Console().print(table)
 
 
+@app.command("batch")
+def batch_command(
+    preset: Annotated[str, typer.Argument(help="Preset name (see 'clarity presets list') or YAML file.")],
+    inputs: Annotated[
+        list[str], typer.Argument(help="Audio files, folders or globs ('rec/**/*.wav').", show_default=False)
+    ],
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output folder; keeps input folders.")],
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Processes (default: 1 per core).")] = None,
+    suffix: Annotated[str, typer.Option(help="Added to each output name, e.g. -clean.")] = "",
+    format: Annotated[
+        str | None, typer.Option("--format", help="wav, flac, ogg, mp3 or aiff (default: the input's).")
+    ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Skip files whose output exists (finish a run).")
+    ] = False,
+    isolate: Annotated[
+        bool, typer.Option("--isolate", help="Each file in its own process: a plugin crash costs one file.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(help="Fail a file that takes longer than this many seconds.")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, e.g. tcp://host:8786.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a parameter: STAGE.PARAM=VALUE (stage by type or index)."),
+    ] = None,
+    bit_depth: Annotated[int | None, typer.Option(help="16, 24 or 32 (wav/aiff/flac).")] = None,
+    quality: Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")] = None,
+    buffer_size: Annotated[int, typer.Option(help="Block size handed to plugins.")] = 8192,
+    progress: Annotated[bool, typer.Option(help="Show one progress bar for the batch.")] = True,
+) -> None:
+    """Apply a preset to many files: clarity batch vocal-clarity takes/ --out-dir clean/ --suffix -clean"""
+    from rich.console import Console
+
+    from .batching import batch as run_batch
+    from .batching import summary_table
+
+    try:
+        results = run_batch(
+            preset,
+            inputs,
+            out_dir,
+            overrides=overrides or [],
+            jobs=jobs,
+            suffix=suffix,
+            format=format,
+            skip_existing=skip_existing,
+            isolate=isolate,
+            timeout=timeout,
+            scheduler=scheduler,
+            bit_depth=bit_depth,
+            quality=quality,
+            buffer_size=buffer_size,
+            progress=None if progress else False,
+        )
+    except KeyboardInterrupt as stop:
+        done = len(getattr(stop, "results", []))
+        raise _Interrupted(
+            f"interrupted after {done} files; no partial output was left; "
+            "rerun with --skip-existing to finish"
+        ) from None
+    Console().print(summary_table(results))
+    if results.failed:
+        raise typer.Exit(1)
+
+
 @presets_app.command("list")
 def presets_list() -> None:
     """List named presets: the user's folder, then the shipped ones."""
@@ -406,12 +506,18 @@ def main(argv: list[str] | None = None) -> None:
     except ClarityError as err:
         typer.echo(f"clarity: error: {err}", err=True)
         code = 2
+    except _Interrupted as stop:
+        typer.echo(f"clarity: {stop}", err=True)
+        code = 131  # reported; becomes 130 below without a second message
     except KeyboardInterrupt:
-        typer.echo("clarity: interrupted; no partial output was left", err=True)
         code = 130
     if isinstance(code, str):
         typer.echo(code, err=True)
         code = 1
+    if code == 130:  # typer turns Ctrl-C into a silent exit 130
+        typer.echo("clarity: interrupted; no partial output was left", err=True)
+    elif code == 131:
+        code = 130
     sys.exit(code or 0)
 
 

@@ -34,6 +34,8 @@ __all__ = [
 
 #: Output formats pedalboard writes, by extension.
 WRITE_FORMATS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+#: Containers libsndfile checks before pedalboard opens them.
+LIBSNDFILE_FIRST = (".wav", ".flac", ".aiff", ".aif", ".ogg")
 #: Seconds of audio read per block. Memory is a few blocks, whatever the file length.
 BLOCK_SECONDS = 2.0
 #: Most pre-passes one stage may ask for.
@@ -76,6 +78,13 @@ class RenderResult:
 
 
 def _check_readable(path: Path) -> None:
+    try:
+        _check_readable_inner(path)
+    except PermissionError:
+        raise AudioFileError(f"{path}: permission denied on a folder above it; make it readable") from None
+
+
+def _check_readable_inner(path: Path) -> None:
     if not path.exists():
         raise AudioFileError(f"{path}: no such file; check the path")
     if path.is_dir():
@@ -133,6 +142,18 @@ def open_audio(path: str | os.PathLike[str]) -> AudioInfo:
 
     path = Path(path).expanduser()
     _check_readable(path)
+    if path.suffix.lower() in LIBSNDFILE_FIRST:
+        # pedalboard's decoder can crash the process on some damaged headers; libsndfile
+        # refuses them cleanly, so it looks first.
+        import soundfile
+
+        try:
+            soundfile.info(str(path))
+        except (RuntimeError, soundfile.LibsndfileError) as err:
+            raise AudioFileError(
+                f"{path} is not audio clarity can read ({_first_line(err)}); "
+                f"use one of {', '.join(e.lstrip('.') for e in WRITE_FORMATS)}"
+            ) from None
     try:
         with AudioFile(str(path)) as f:
             info = AudioInfo(path, float(f.samplerate), int(f.num_channels), int(f.frames), str(f.file_dtype))
@@ -225,6 +246,9 @@ def atomic_output(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a finished file gets the usual mode
         os.replace(tmp, target)
     except OSError as err:
         if err.errno == 28:  # ENOSPC
@@ -460,6 +484,10 @@ def render(
                 raise AudioFileError(f"{target}: cannot write this format ({_first_line(err)})") from None
             with writer:
                 for out in chain.stream(blocks(), info.sample_rate, buffer_size):
+                    if out.shape[0] == out.shape[1] > 1:
+                        # pedalboard's writer cannot tell the layout of a square block
+                        writer.write(out[:, :-1])
+                        out = out[:, -1:]
                     writer.write(out)
                     bar.advance(out.shape[1])
     finally:
