@@ -103,7 +103,8 @@ def main() -> None:
     for r in [header, *rows]:
         print(
             "  ".join(
-                str(c).rjust(w) if i > 2 else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+                str(c).rjust(w) if i > 2 else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
             )
         )
 

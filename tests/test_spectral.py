@@ -91,13 +91,21 @@ def test_seed_formula_magnitude_subtraction_exactly():
     noise_clip = white(SR * 2, seed=1)[0]
     x = tone(SR * 2, 937.5) + white(SR * 2, seed=2)[0]  # stationary: a tone in white noise
     p = SpectralSubtraction(
-        method="subtraction", oversubtraction=1.0, spectral_floor=0.0, domain="magnitude",
-        max_reduction_db=None, time_smoothing_ms=0, freq_smoothing_hz=0,
-        n_fft=n_fft, hop=hop, noise_clip=noise_clip,
+        method="subtraction",
+        oversubtraction=1.0,
+        spectral_floor=0.0,
+        domain="magnitude",
+        max_reduction_db=None,
+        time_smoothing_ms=0,
+        freq_smoothing_hz=0,
+        n_fft=n_fft,
+        hop=hop,
+        noise_clip=noise_clip,
     )
     frames = (noise_clip.size - n_fft) // hop + 1
     n_mag = np.mean(
-        [np.abs(np.fft.rfft(noise_clip[i * hop : i * hop + n_fft] * hann(n_fft))) for i in range(frames)], axis=0
+        [np.abs(np.fft.rfft(noise_clip[i * hop : i * hop + n_fft] * hann(n_fft))) for i in range(frames)],
+        axis=0,
     )
     spectra, gains = p.spectral_gains(x, SR)
     for m in (40, 101, 200):
@@ -116,12 +124,19 @@ def test_power_subtraction_with_floor():
     x = tone(SR, 2000.0) + white(SR, seed=4)[0]
     alpha, beta = 2.0, 0.05
     p = SpectralSubtraction(
-        method="subtraction", domain="power", oversubtraction=alpha, spectral_floor=beta,
-        max_reduction_db=None, n_fft=n_fft, hop=hop, noise_clip=clip,
+        method="subtraction",
+        domain="power",
+        oversubtraction=alpha,
+        spectral_floor=beta,
+        max_reduction_db=None,
+        n_fft=n_fft,
+        hop=hop,
+        noise_clip=clip,
     )
     frames = (clip.size - n_fft) // hop + 1
     n_pow = np.mean(
-        [np.abs(np.fft.rfft(clip[i * hop : i * hop + n_fft] * hann(n_fft))) ** 2 for i in range(frames)], axis=0
+        [np.abs(np.fft.rfft(clip[i * hop : i * hop + n_fft] * hann(n_fft))) ** 2 for i in range(frames)],
+        axis=0,
     )
     spectra, gains = p.spectral_gains(x, SR)
     m = 30
@@ -130,16 +145,23 @@ def test_power_subtraction_with_floor():
     assert np.allclose(x2 * gains[0, m] ** 2, expected, rtol=1e-4, atol=1e-9 * x2.max())
 
 
-@pytest.mark.parametrize("method,two_step", [("wiener", True), ("wiener", False), ("mmse_lsa", False),
-                                             ("mmse_lsa", True)])
+@pytest.mark.parametrize(
+    "method,two_step", [("wiener", True), ("wiener", False), ("mmse_lsa", False), ("mmse_lsa", True)]
+)
 def test_decision_directed_gains_follow_the_equations(method, two_step):
     # Re-run the Notes' recursion in numpy (exact E1 from scipy) and compare every frame.
     n_fft, hop, a, beta = 512, 128, 0.95, 0.003
     clip = white(SR, seed=5)[0]
     x = tone(SR, 700.0, 0.1) + white(SR, seed=6)[0]
     p = SpectralSubtraction(
-        method=method, two_step=two_step, dd_weight=a, spectral_floor=beta, max_reduction_db=None,
-        n_fft=n_fft, hop=hop, noise_clip=clip,
+        method=method,
+        two_step=two_step,
+        dd_weight=a,
+        spectral_floor=beta,
+        max_reduction_db=None,
+        n_fft=n_fft,
+        hop=hop,
+        noise_clip=clip,
     )
     lam = p.profile() if p.profile() is not None else None
     spectra, gains = p.spectral_gains(x, SR)
@@ -171,8 +193,15 @@ def test_lsa_table_matches_exp1():
 
 
 # --------------------------------------------------------------------------- streaming
-@pytest.mark.parametrize("params", [{}, {"adaptive": True}, {"noise_start_s": 0.5, "noise_end_s": 1.25},
-                                    {"method": "mmse_lsa", "time_smoothing_ms": 20, "freq_smoothing_hz": 200}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"adaptive": True},
+        {"noise_start_s": 0.5, "noise_end_s": 1.25},
+        {"method": "mmse_lsa", "time_smoothing_ms": 20, "freq_smoothing_hz": 200},
+    ],
+)
 def test_streaming_equals_whole_unfitted(params):
     x = np.concatenate([white(SR * 3, 2, seed=7)], axis=0) + tone(SR * 3, 440.0) * (np.arange(SR * 3) > SR)
     x = x.astype(np.float32)
@@ -303,7 +332,9 @@ def test_profile_at_another_rate_or_frame_is_interpolated(tmp_path):
 
 
 def test_noise_clip_at_another_rate_and_from_a_file(tmp_path):
-    band = np.fft.irfft(np.fft.rfft(white(48000 * 2, level=0.1, seed=15)[0]) * (np.fft.rfftfreq(96000, 1 / 48000) < 6000))
+    band = np.fft.irfft(
+        np.fft.rfft(white(48000 * 2, level=0.1, seed=15)[0]) * (np.fft.rfftfreq(96000, 1 / 48000) < 6000)
+    )
     clip_48k = band.astype(np.float32)
     sf.write(tmp_path / "noise.wav", clip_48k, 48000, subtype="FLOAT")
     from_array = SpectralSubtraction(noise_clip=clip_48k, noise_clip_sample_rate=48000)

@@ -188,7 +188,9 @@ class NoiseProfile:
                     n_fft=int(data["n_fft"]),
                 )
         except FileNotFoundError:
-            raise AudioFileError(f"noise profile {os.fspath(path)!r} does not exist; check the path") from None
+            raise AudioFileError(
+                f"noise profile {os.fspath(path)!r} does not exist; check the path"
+            ) from None
         except (KeyError, ValueError, OSError) as exc:
             raise AudioFileError(
                 f"{os.fspath(path)!r} is not a noise profile ({exc}); "
@@ -319,7 +321,12 @@ def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset
     alpha, beta, g_min, c_time = fset[_F_ALPHA], fset[_F_BETA], fset[_F_GMIN], fset[_F_CTIME]
     a_s, a_d, a_p, n_floor, a_dd = fset[_F_AS], fset[_F_AD], fset[_F_AP], fset[_F_NFLOOR], fset[_F_DD]
     method, p, half = iset[_I_METHOD], iset[_I_POWER], iset[_I_HALF]
-    adaptive, window, warmup, two_step = iset[_I_ADAPTIVE], iset[_I_WINDOW], iset[_I_WARMUP], iset[_I_TWO_STEP]
+    adaptive, window, warmup, two_step = (
+        iset[_I_ADAPTIVE],
+        iset[_I_WINDOW],
+        iset[_I_WARMUP],
+        iset[_I_TWO_STEP],
+    )
     x2 = np.empty(bins)
     row = np.empty(bins)
     share = 1.0 / (channels // rows)
@@ -586,49 +593,93 @@ class SpectralSubtraction(Plugin):
 
     method = Param("wiener", kind=str, choices=METHODS, help="Gain rule: mmse_lsa, wiener or subtraction.")
     n_fft = Param(
-        None, kind=int, nullable=True, minimum=16, maximum=1 << 16,
+        None,
+        kind=int,
+        nullable=True,
+        minimum=16,
+        maximum=1 << 16,
         help="STFT frame length in samples; None picks about 32 ms.",
     )
     hop = Param(
-        None, kind=int, nullable=True, minimum=1, maximum=1 << 15,
+        None,
+        kind=int,
+        nullable=True,
+        minimum=1,
+        maximum=1 << 15,
         help="STFT hop in samples, dividing n_fft, at most n_fft/2; None is n_fft/4.",
     )
     window = Param("hann", kind=str, choices=("hann", "hamming"), help="Analysis window.")
     noise_seconds = Param(
-        1.0, unit="s", minimum=0.0, maximum=24 * 3600.0, exclusive_minimum=True,
+        1.0,
+        unit="s",
+        minimum=0.0,
+        maximum=24 * 3600.0,
+        exclusive_minimum=True,
         help="Length of the noise-only region (from noise_start_s).",
     )
     noise_start_s = Param(0.0, unit="s", minimum=0.0, help="Start of the noise-only region.")
     noise_end_s = Param(
-        None, unit="s", nullable=True, minimum=0.0, exclusive_minimum=True,
+        None,
+        unit="s",
+        nullable=True,
+        minimum=0.0,
+        exclusive_minimum=True,
         help="End of the noise-only region; None is noise_start_s + noise_seconds.",
     )
     noise_clip = Param(None, kind=object, nullable=True, help="Noise-only audio (array or file path).")
     noise_clip_sample_rate = Param(
-        None, unit="Hz", nullable=True, minimum=0.0, exclusive_minimum=True,
+        None,
+        unit="Hz",
+        nullable=True,
+        minimum=0.0,
+        exclusive_minimum=True,
         help="Sample rate of an array noise_clip; None is the audio's rate.",
     )
     noise_profile = Param(
         None, kind=object, nullable=True, help="A NoiseProfile, or the path of a saved .npz profile."
     )
     two_step = Param(True, kind=bool, help="Two-step a-priori SNR (TSNR) for wiener and mmse_lsa.")
-    dd_weight = Param(0.95, minimum=0.0, maximum=1.0, exclusive_minimum=False,
-                      help="Weight a of the previous frame in the decision-directed a-priori SNR.")
+    dd_weight = Param(
+        0.95,
+        minimum=0.0,
+        maximum=1.0,
+        exclusive_minimum=False,
+        help="Weight a of the previous frame in the decision-directed a-priori SNR.",
+    )
     adaptive = Param(False, kind=bool, help="Track the noise with MCRA instead of learning a region.")
-    oversubtraction = Param(1.0, minimum=0.0, maximum=20.0, exclusive_minimum=True,
-                            help="Over-subtraction factor alpha applied to the noise estimate.")
-    spectral_floor = Param(0.003, minimum=0.0, maximum=1.0,
-                           help="Spectral floor beta (subtraction) or a-priori SNR floor (wiener, mmse_lsa).")
-    domain = Param("magnitude", kind=str, choices=("magnitude", "power"),
-                   help="Subtract magnitudes or powers (method=subtraction).")
+    oversubtraction = Param(
+        1.0,
+        minimum=0.0,
+        maximum=20.0,
+        exclusive_minimum=True,
+        help="Over-subtraction factor alpha applied to the noise estimate.",
+    )
+    spectral_floor = Param(
+        0.003,
+        minimum=0.0,
+        maximum=1.0,
+        help="Spectral floor beta (subtraction) or a-priori SNR floor (wiener, mmse_lsa).",
+    )
+    domain = Param(
+        "magnitude",
+        kind=str,
+        choices=("magnitude", "power"),
+        help="Subtract magnitudes or powers (method=subtraction).",
+    )
     max_reduction_db = Param(
-        30.0, unit="dB", nullable=True, minimum=0.0, maximum=200.0,
+        30.0,
+        unit="dB",
+        nullable=True,
+        minimum=0.0,
+        maximum=200.0,
         help="Largest attenuation in dB; None for no limit.",
     )
-    time_smoothing_ms = Param(0.0, unit="ms", minimum=0.0, maximum=10000.0,
-                              help="Time constant of the gain smoother across frames.")
-    freq_smoothing_hz = Param(0.0, unit="Hz", minimum=0.0, maximum=20000.0,
-                              help="Width of the gain smoother across frequency.")
+    time_smoothing_ms = Param(
+        0.0, unit="ms", minimum=0.0, maximum=10000.0, help="Time constant of the gain smoother across frames."
+    )
+    freq_smoothing_hz = Param(
+        0.0, unit="Hz", minimum=0.0, maximum=20000.0, help="Width of the gain smoother across frequency."
+    )
     linked = Param(True, kind=bool, help="One profile and gain for all channels (keeps the stereo image).")
 
     def __init__(self, **params: Any) -> None:
@@ -664,7 +715,8 @@ class SpectralSubtraction(Plugin):
             self.__dict__["noise_profile"] = NoiseProfile.load(self.noise_profile)
         elif self.noise_profile is not None and not isinstance(self.noise_profile, NoiseProfile):
             raise ParameterError(
-                f"noise_profile must be a NoiseProfile or a .npz path, not {type(self.noise_profile).__name__}"
+                "noise_profile must be a NoiseProfile or a .npz path, "
+                f"not {type(self.noise_profile).__name__}"
             )
 
     # ------------------------------------------------------------------ STFT geometry
@@ -674,7 +726,9 @@ class SpectralSubtraction(Plugin):
         if n_fft is None:
             # A multiple of 2·AUTO_OVERLAP so that the hop is even; 5-smooth for a fast FFT.
             step = 2 * AUTO_OVERLAP
-            n_fft = step * scipy.fft.next_fast_len(max(2, math.ceil(AUTO_FRAME_S * sample_rate / step)), real=True)
+            n_fft = step * scipy.fft.next_fast_len(
+                max(2, math.ceil(AUTO_FRAME_S * sample_rate / step)), real=True
+            )
         hop = self.hop
         if hop is None:
             overlap = next((o for o in (AUTO_OVERLAP, 4, 2) if n_fft % o == 0), 2)
@@ -688,7 +742,12 @@ class SpectralSubtraction(Plugin):
         return round(self.noise_start_s * sample_rate), round(end_s * sample_rate)
 
     def _needs_region(self) -> bool:
-        return not self.adaptive and self.noise_profile is None and self.noise_clip is None and self._fitted is None
+        return (
+            not self.adaptive
+            and self.noise_profile is None
+            and self.noise_clip is None
+            and self._fitted is None
+        )
 
     def latency_for(self, sample_rate: float) -> int:
         """``n_fft − 1``, plus the noise region's end while the profile must be learned in-stream."""
@@ -935,8 +994,16 @@ class SpectralSubtraction(Plugin):
             iset[_I_WARMUP] = 0  # start from the given profile instead of the first frames
         gains = np.empty((rows, frames, bins), np.float32)
         _kernel()(
-            spectra, noise, gains, ks["prev_a2"], ks["prev_gain"], ks["mcra"], ks["counters"],
-            fset, iset, _lsa_table(),
+            spectra,
+            noise,
+            gains,
+            ks["prev_a2"],
+            ks["prev_gain"],
+            ks["mcra"],
+            ks["counters"],
+            fset,
+            iset,
+            _lsa_table(),
         )
         return gains
 
