@@ -127,7 +127,7 @@ def clean_speech(sample_rate: int, voice: str = VOICES[0], take: int = 0) -> np.
 
 
 def long_speech(sample_rate: int, seconds: float, channels: int = 2) -> np.ndarray:
-    """``(channels, seconds·rate)`` speech: takes and voices back to back, one voice order per channel."""
+    """``(channels, seconds·rate)`` speech: the takes back to back, in another order per channel."""
     n = int(round(seconds * sample_rate))
     out = np.zeros((channels, n), dtype=np.float32)
     clips = [clean_speech(sample_rate, v, t) for t in range(2) for v in VOICES]
