@@ -86,6 +86,10 @@ def apply(
     key: Annotated[
         Path | None, typer.Option(help="Sidechain key for keyed stages, e.g. the voice to duck music under.")
     ] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Write a before/after PNG (with the compressor's gain reduction, if any)."),
+    ] = None,
     isolate: Annotated[
         bool, typer.Option("--isolate", help="Render in a child process: a crashing plugin fails cleanly.")
     ] = False,
@@ -106,6 +110,8 @@ def apply(
         from .preset import listen_removed as make_listen_removed
 
         make_listen_removed(spec, listen_removed)
+    if plot is not None and (len(inputs) != 1 or isolate):
+        raise ClarityError("--plot draws one file: give a single input, without --isolate")
     for source, target in _outputs(inputs, output):
         if isolate:
             _apply_isolated(
@@ -117,6 +123,7 @@ def apply(
             )
             continue
         chain = spec.build()
+        trace = _trace_compressor(chain, source) if plot is not None else None
         if spec.sample_rate:
             from .rendering import open_audio
 
@@ -136,11 +143,36 @@ def apply(
             buffer_size=buffer_size,
             progress=None if progress else False,
         )
+        if plot is not None:
+            from .plot import plot_file_compare
+
+            gain = trace.values() if trace is not None else None
+            plot_file_compare(
+                source, target, plot, gain_reduction_db=gain if gain is not None and gain.size > 1 else None
+            )
+            typer.echo(str(plot), err=True)
         typer.echo(
             f"{result.output_path}  ({result.frames / result.sample_rate:.1f} s audio, "
             f"{result.realtime_factor:.0f}x realtime)",
             err=True,
         )
+
+
+def _trace_compressor(chain: Any, source: Path) -> Any:
+    """Attach a gain-reduction trace to the chain's first compressor, for --plot."""
+    from .processors.compressor import GainTrace, HardKneeCompressor
+    from .rendering import open_audio
+
+    compressors = [getattr(item, "plugin", item) for item in chain]  # inside Blend or Automate
+    compressors = [c for c in compressors if isinstance(c, HardKneeCompressor)]
+    if not compressors:
+        return None
+    # The level compressor, not a de-esser or ducker (those listen to a key).
+    plain = [c for c in compressors if c.key is None and not c.keyed]
+    stage = (plain or compressors)[0]
+    rate = open_audio(source).sample_rate
+    stage.trace = GainTrace(step=round(rate / 1000), skip=stage.latency_for(rate))
+    return stage.trace
 
 
 def _apply_isolated(

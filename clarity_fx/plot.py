@@ -655,11 +655,8 @@ def _draw_panels(
             f"dynamic_range_db must be a positive number of dB (e.g. 90), not {dynamic_range_db}"
         )
     gain = None if gain_reduction_db is None else _as_gain_rows(gain_reduction_db)
-    if gain is not None and gain.shape[1] != panels[-1].samples:
-        raise ParameterError(
-            f"gain_reduction_db has {gain.shape[1]} values but the processed audio has "
-            f"{panels[-1].samples} samples; give one gain (dB) per sample of it"
-        )
+    if gain is not None and gain.shape[1] < 2:
+        raise ParameterError("gain_reduction_db needs at least two values, spread over the processed audio")
     vmin, vmax = _shared_limits(panels, dynamic_range_db)
     peak = max(p.envelope.peak for p in panels)
     limit = peak * 1.08 if peak > 0 else 1.0
@@ -689,7 +686,9 @@ def _draw_panels(
         if gain is not None:
             after = panels[-1]
             gain_axis = fig.add_subplot(grid[2, len(panels) - 1], sharex=fig.axes[-2])
-            _draw_gain_reduction(gain_axis, gain, after.sample_rate, after.duration_s)
+            # The trace is spread evenly over the processed audio: one value per sample, or
+            # a decimated trace (GainTrace keeps one value per millisecond).
+            _draw_gain_reduction(gain_axis, gain, gain.shape[1] / after.duration_s, after.duration_s)
             gain_axis.set_title("gain reduction", fontsize=10, fontweight="normal", loc="left")
             if len(panels) > 1:
                 _draw_gain_summary(fig.add_subplot(grid[2, 0]), gain)
@@ -744,10 +743,11 @@ def plot_compare(
     titles : (str, str), optional
         Titles of the two columns.
     gain_reduction_db : numpy.ndarray, optional
-        Gain the processing applied, dB per sample of ``after`` (≤ 0 where it
-        reduced), 1-D or ``(channels, n)`` (the deepest channel is drawn), as
-        a dynamics stage's ``gain_reduction_db`` gives it, one value per
-        sample of ``after``. Drawn in a panel under the ``after`` waveform.
+        Gain the processing applied, dB (≤ 0 where it reduced), 1-D or
+        ``(channels, n)`` (the deepest channel is drawn), spread evenly over
+        ``after``: one value per sample, or a decimated trace such as
+        :class:`~clarity_fx.processors.compressor.GainTrace` keeps. Drawn in
+        a panel under the ``after`` waveform.
     width_px, height_px : int, optional
         Exact size of the PNG in pixels (default 1600 × 1000).
     n_fft, hop : int, optional
@@ -766,7 +766,7 @@ def plot_compare(
     ------
     ParameterError
         For a path not ending in ``.png`` or in a missing folder, bad audio,
-        or a ``gain_reduction_db`` whose length is not that of ``after``.
+        or a ``gain_reduction_db`` with fewer than two values.
 
     See Also
     --------

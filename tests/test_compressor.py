@@ -18,9 +18,7 @@ TONE_HZ = 1000.0  # 48 samples a period: cos() puts a sample on every crest
 def tone(level_db, n: int, freq: float = TONE_HZ) -> np.ndarray:
     """Cosine whose sample peak is ``level_db`` dBFS (a scalar or one level per sample)."""
     t = np.arange(n)
-    return (10 ** (np.asarray(level_db) / 20) * np.cos(2 * np.pi * freq * t / SR)).astype(
-        np.float32
-    )
+    return (10 ** (np.asarray(level_db) / 20) * np.cos(2 * np.pi * freq * t / SR)).astype(np.float32)
 
 
 def db(x: float) -> float:
@@ -42,9 +40,7 @@ def test_static_curve_matches_equation_4():
     w, r = 12.0, 4.0
     assert static_curve_db(T_DB - w / 2, T_DB, r, w) == pytest.approx(T_DB - w / 2)
     assert static_curve_db(T_DB + w / 2, T_DB, r, w) == pytest.approx(T_DB + w / 2 / r)
-    assert static_curve_db(T_DB, T_DB, r, w) == pytest.approx(
-        T_DB + (1 / r - 1) * (w / 2) ** 2 / (2 * w)
-    )
+    assert static_curve_db(T_DB, T_DB, r, w) == pytest.approx(T_DB + (1 / r - 1) * (w / 2) ** 2 / (2 * w))
     # Continuous, and a knee below the hard knee by at most (1 − 1/R)·W/8, at T.
     x = np.linspace(T_DB - 20, T_DB + 20, 4001)
     y = static_curve_db(x, T_DB, r, w)
@@ -58,9 +54,7 @@ def test_peak_detector_follows_hard_knee_curve(ratio):
     comp = HardKneeCompressor(threshold_db=T_DB, ratio=ratio)
     for level in np.arange(T_DB - 12, T_DB + 24 + 1e-9, 3.0):
         expected = float(static_curve_db(level, T_DB, ratio) - level)
-        assert settled_gain_db(comp, tone(level, SR // 2)) == pytest.approx(expected, abs=0.1), (
-            level
-        )
+        assert settled_gain_db(comp, tone(level, SR // 2)) == pytest.approx(expected, abs=0.1), level
 
 
 @pytest.mark.parametrize("ratio, knee", [(4.0, 12.0), (2.0, 6.0)])
@@ -68,9 +62,7 @@ def test_soft_knee_follows_equation_4(ratio, knee):
     comp = HardKneeCompressor(threshold_db=T_DB, ratio=ratio, knee_db=knee)
     for level in np.arange(T_DB - 12, T_DB + 24 + 1e-9, 2.0):
         expected = float(static_curve_db(level, T_DB, ratio, knee) - level)
-        assert settled_gain_db(comp, tone(level, SR // 2)) == pytest.approx(expected, abs=0.1), (
-            level
-        )
+        assert settled_gain_db(comp, tone(level, SR // 2)) == pytest.approx(expected, abs=0.1), level
 
 
 @pytest.mark.parametrize("ratio", [3.0, 8.0])
@@ -80,9 +72,7 @@ def test_rms_detector_uses_rms_level(ratio):
     for level in np.arange(T_DB - 9, T_DB + 24 + 1e-9, 3.0):
         rms = level - 10 * math.log10(2)
         expected = float(static_curve_db(rms, T_DB, ratio) - rms)
-        assert settled_gain_db(comp, tone(level, SR // 2)) == pytest.approx(expected, abs=0.1), (
-            level
-        )
+        assert settled_gain_db(comp, tone(level, SR // 2)) == pytest.approx(expected, abs=0.1), level
 
 
 def test_no_gain_change_below_threshold():
@@ -114,9 +104,7 @@ def _step_times(attack_ms: float, release_ms: float) -> tuple[float, float]:
     n = down + int(SR * 6 * release_ms / 1000)
     level = np.full(n, T_DB - 10)
     level[up:down] = T_DB + 10  # 20 dB up, then back down below T
-    comp = HardKneeCompressor(
-        threshold_db=T_DB, ratio=4, attack_ms=attack_ms, release_ms=release_ms
-    )
+    comp = HardKneeCompressor(threshold_db=T_DB, ratio=4, attack_ms=attack_ms, release_ms=release_ms)
     comp.process(tone(level, n), SR, buffer_size=n)  # one block: the whole trajectory
     reduction = -comp.gain_reduction_db[0]
     full = reduction[down - 480 : down].mean()
@@ -126,9 +114,7 @@ def _step_times(attack_ms: float, release_ms: float) -> tuple[float, float]:
     return 1000 * attack / SR, 1000 * release / SR
 
 
-@pytest.mark.parametrize(
-    "attack_ms, release_ms", [(5.0, 80.0), (1.0, 50.0), (20.0, 80.0), (2.0, 300.0)]
-)
+@pytest.mark.parametrize("attack_ms, release_ms", [(5.0, 80.0), (1.0, 50.0), (20.0, 80.0), (2.0, 300.0)])
 def test_attack_and_release_time_constants(attack_ms, release_ms):
     attack, release = _step_times(attack_ms, release_ms)
     assert attack == pytest.approx(attack_ms, rel=0.05)
@@ -259,3 +245,41 @@ def test_unlinked_key_must_match_channels():
     comp = HardKneeCompressor(link="none")
     with pytest.raises(ParameterError):
         comp._apply_gain(noise(2, 0.01), np.ones((3, 480), np.float32))
+
+
+def test_gain_trace_is_aligned_and_survives_render_prepasses(tmp_path):
+    import subprocess
+
+    import soundfile as sf
+
+    import clarity_fx as cfx
+    from clarity_fx.processors.compressor import GainTrace
+
+    rate = 48000
+    t = np.arange(2 * rate) / rate
+    x = (np.where(t >= 1.0, 0.5, 0.01) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    comp = cfx.HardKneeCompressor(threshold_db=-20, ratio=4, attack_ms=1, lookahead_ms=2)
+    comp.trace = GainTrace(step=48, skip=comp.latency_for(rate))
+    comp(x, rate)
+    gain = comp.trace.values()
+    assert gain.size == x.size // 48
+    onset_ms = int(np.argmax(gain < -1.0))  # one value per millisecond
+    assert 997 <= onset_ms <= 1001  # the lookahead starts it up to 2 ms early, not later
+    comp(x, rate)  # a second stream starts the trace afresh
+    assert comp.trace.values().size == x.size // 48
+    sf.write(tmp_path / "in.wav", x, rate, subtype="FLOAT")
+    subprocess.run(
+        [
+            "clarity",
+            "apply",
+            "podcast-voice",
+            str(tmp_path / "in.wav"),
+            "-o",
+            str(tmp_path / "o.wav"),
+            "--plot",
+            str(tmp_path / "r.png"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -125,8 +125,10 @@ def test_plot_compare_writes_png_of_exact_size_with_one_colour_scale(tmp_path):
     _, _, s_db = plot.spectrogram_db(noisy, SR, full_scale=True)
     assert result.vmax_db == pytest.approx(float(s_db[1:].max()), abs=1e-3)
     assert result.vmax_db - result.vmin_db == pytest.approx(plot.DYNAMIC_RANGE_DB)
-    with pytest.raises(ParameterError, match="one gain"):
-        plot.plot_compare(noisy, clean, SR, tmp_path / "bad.png", gain_reduction_db=gain[:100])
+    with pytest.raises(ParameterError, match="at least two values"):
+        plot.plot_compare(noisy, clean, SR, tmp_path / "bad.png", gain_reduction_db=gain[:1])
+    # a decimated trace (one value per millisecond) is spread over the audio
+    plot.plot_compare(noisy, clean, SR, tmp_path / "decimated.png", gain_reduction_db=gain[:: SR // 1000])
 
 
 def test_plot_single_and_files(tmp_path):

@@ -18,7 +18,7 @@ from ..plugin import Param, Plugin, StreamState, _empty
 from ..sidechain import KeyMismatchError, KeySource
 from .dynamics import LINK_MODES, kernels, time_constant_coefficient
 
-__all__ = ["HardKneeCompressor", "static_curve_db"]
+__all__ = ["GainTrace", "HardKneeCompressor", "static_curve_db"]
 
 
 def static_curve_db(
@@ -53,6 +53,50 @@ def static_curve_db(
         return np.where(over > 0, above, x)
     knee = x + (1.0 / ratio - 1.0) * (over + knee_db / 2) ** 2 / (2 * knee_db)
     return np.where(2 * over < -knee_db, x, np.where(2 * over > knee_db, above, knee))
+
+
+class GainTrace:
+    """The gain reduction of a whole stream, kept at ``step`` samples' resolution.
+
+    Each step keeps its deepest reduction, so a plot of an hour costs 3.6 M
+    floats at the default 1 ms, not the 170 M samples. The first
+    ``skip`` values (the stage's latency) are dropped, so the trace lines up
+    with the stage's aligned output.
+
+    Parameters
+    ----------
+    step : int
+        Samples per kept value.
+    skip : int, optional
+        Leading values to drop (latency).
+    """
+
+    def __init__(self, step: int, skip: int = 0) -> None:
+        self.step, self._skip = max(1, int(step)), int(skip)
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget what was kept: a new stream begins (render's pre-passes run the stage too)."""
+        self.skip = self._skip
+        self._values: list[np.ndarray] = []
+        self._carry = np.zeros(0)
+
+    def add(self, gain_db: np.ndarray) -> None:
+        """Append one block's gain reduction (``(rows, n)`` dB)."""
+        g = np.asarray(gain_db, dtype=np.float64).min(axis=0)
+        if self.skip:
+            dropped = min(self.skip, g.size)
+            g, self.skip = g[dropped:], self.skip - dropped
+        g = np.concatenate([self._carry, g])
+        whole = (g.size // self.step) * self.step
+        if whole:
+            self._values.append(g[:whole].reshape(-1, self.step).min(axis=1))
+        self._carry = g[whole:]
+
+    def values(self) -> np.ndarray:
+        """The kept values, dB (≤ 0), one per ``step`` samples."""
+        parts = [*self._values, self._carry.min(keepdims=True)] if self._carry.size else self._values
+        return np.concatenate(parts) if parts else np.zeros(0)
 
 
 class HardKneeCompressor(Plugin):
@@ -182,9 +226,7 @@ class HardKneeCompressor(Plugin):
         maximum=24.0,
         help="Level where compression starts (dBFS peak or RMS).",
     )
-    ratio = Param(
-        3.0, minimum=1.0, maximum=1000.0, help="Input dB above the threshold per output dB."
-    )
+    ratio = Param(3.0, minimum=1.0, maximum=1000.0, help="Input dB above the threshold per output dB.")
     attack_ms = Param(
         5.0,
         unit="ms",
@@ -206,9 +248,7 @@ class HardKneeCompressor(Plugin):
         maximum=48.0,
         help="Width of the soft knee around the threshold (0: hard knee).",
     )
-    detector = Param(
-        "peak", kind=str, choices=("peak", "rms"), help="Level detector: sample peak or RMS."
-    )
+    detector = Param("peak", kind=str, choices=("peak", "rms"), help="Level detector: sample peak or RMS.")
     rms_ms = Param(
         10.0,
         unit="ms",
@@ -216,12 +256,8 @@ class HardKneeCompressor(Plugin):
         maximum=5000.0,
         help="Time constant of the RMS detector's mean square.",
     )
-    makeup_db = Param(
-        0.0, unit="dB", minimum=-48.0, maximum=48.0, help="Gain added after compression."
-    )
-    auto_makeup = Param(
-        False, kind=bool, help="Add the gain that brings a 0 dB input back to 0 dB."
-    )
+    makeup_db = Param(0.0, unit="dB", minimum=-48.0, maximum=48.0, help="Gain added after compression.")
+    auto_makeup = Param(False, kind=bool, help="Add the gain that brings a 0 dB input back to 0 dB.")
     link = Param(
         "max",
         kind=str,
@@ -262,6 +298,9 @@ class HardKneeCompressor(Plugin):
         kind=bool,
         help="Driven by the external key given when rendering (clarity apply --key voice.wav).",
     )
+
+    #: Set to a :class:`GainTrace` to keep the gain reduction of a whole stream (for plots).
+    trace: GainTrace | None = None
 
     def __init__(self, **params: Any) -> None:
         key = params.get("external_key")
@@ -326,9 +365,7 @@ class HardKneeCompressor(Plugin):
     def latency_for(self, sample_rate: float) -> int:
         return round(self.lookahead_ms * 1e-3 * sample_rate)
 
-    def _gain_db(
-        self, detector_audio: np.ndarray, state: StreamState
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _gain_db(self, detector_audio: np.ndarray, state: StreamState) -> tuple[np.ndarray, np.ndarray]:
         """Smoothed gain for each sample of the detector signal, in dB and linear.
 
         Level detection, gain computer, smoothing: everything but applying
@@ -443,6 +480,8 @@ class HardKneeCompressor(Plugin):
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         # The detector sees the block now; the audio it acts on is delayed by the lookahead.
         self.gain_reduction_db, linear_gain = self._gain_db(self._detector(block, state), state)
+        if self.trace is not None:
+            self.trace.add(self.gain_reduction_db)
         return self._apply_gain(self._delayed(block, state), linear_gain)
 
     # ------------------------------------------------------------------ internal key
@@ -455,6 +494,8 @@ class HardKneeCompressor(Plugin):
 
     def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
         super()._start(sample_rate, channels, buffer_size)
+        if self.trace is not None:
+            self.trace.restart()
         if self.key is not None:
             from ..chain import as_stage
 
