@@ -1,0 +1,44 @@
+"""Every benchmark in one run, in order, with one heading each.
+
+Usage: python benchmarks/run_all.py [--quick]
+
+- bench_denoise: SI-SDR and STOI against noisereduce, and the speed ratio;
+- bench_filters: AnalyticFilter/ButterworthFilter against pedalboard.HighpassFilter;
+- bench_dynamics: HardKneeCompressor against pedalboard.Compressor, TruePeakLimiter's overshoot
+  and speed against BrickwallLimiter(true_peak=True);
+- bench_chain: Chain overhead against a plain Pedalboard;
+- bench_memory: render's peak RSS on 2- and 20-minute files;
+- bench_presets: before/after numbers of every shipped preset.
+
+The soak run and the 10,000-case fuzz run take longer: run benchmarks/soak.py and
+benchmarks/fuzz.py on their own.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ["bench_denoise.py", "bench_filters.py", "bench_dynamics.py", "bench_chain.py", "bench_memory.py",
+           "bench_presets.py"]
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv[1:]
+    failed = 0
+    for script in SCRIPTS:
+        args = [sys.executable, str(HERE / script)]
+        if quick and script == "bench_denoise.py":
+            args.append("--quick")
+        print(f"\n===== {script} =====", flush=True)
+        started = time.perf_counter()
+        failed += subprocess.run(args).returncode != 0
+        print(f"({script}: {time.perf_counter() - started:.0f} s)", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
