@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+# Commands the tests run (clarity, dask) come from the interpreter's own environment: a venv's
+# bin/ need not be on PATH, and another install of clarity on PATH must not answer instead.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 SR = 48000
 
