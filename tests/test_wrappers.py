@@ -147,3 +147,33 @@ def test_cli_listen_removed_writes_what_the_stage_took_away(tmp_path):
     before = pedalboard.Gain(-3)(x, SR)
     want = before - pedalboard.HighpassFilter(200)(before, SR)  # the reverb after it is dropped
     np.testing.assert_allclose(removed.T, want, atol=1e-6)
+
+
+def _every_processor():
+    from test_conformance import PYTHON
+
+    return PYTHON
+
+
+@pytest.mark.parametrize("name", list(_every_processor()))
+def test_processed_plus_removed_is_input_for_every_processor(name):
+    factory = _every_processor()[name]
+    x = noise(2, 1.2)  # longer than SpectralSubtraction's one-second noise region
+    processed = cfx.Blend(factory())(x, SR)
+    removed = cfx.Blend(factory(), listen="removed")(x, SR)
+    assert np.abs(processed + removed - x).max() <= 1e-6
+
+
+def test_processed_plus_removed_with_a_vst3_that_reports_latency(vst3_plugins):
+    def plugin():
+        p = pedalboard.load_plugin(str(vst3_plugins["latency"]))
+        p.gain_db = -6.0
+        return p
+
+    x = noise()
+    processed = cfx.Blend(plugin())(x, SR)
+    removed = cfx.Blend(plugin(), listen="removed")(x, SR)
+    np.testing.assert_allclose(processed, x * 10 ** (-6 / 20), atol=1e-6)  # latency aligned
+    assert np.abs(processed + removed - x).max() <= 1e-6
+    blend = cfx.Blend(plugin(), wet=0.5, listen="removed")
+    np.testing.assert_allclose(stream(blend, x, [1000, 37]), blend(x, SR), atol=1e-6)
