@@ -71,7 +71,7 @@ def lowpass(freqs):
 
 
 def _import_everything() -> None:
-    import clarity_fx.render  # noqa: F401
+    import clarity_fx.rendering  # noqa: F401
     import numpy  # noqa: F401
     import pedalboard  # noqa: F401
     import pedalboard.io  # noqa: F401

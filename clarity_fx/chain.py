@@ -15,7 +15,9 @@ Two pedalboard behaviours are handled here:
   samples as it was given;
 - a JUCE plugin re-prepares, and loses its state, when the block it is given
   grows between ``reset=False`` calls. A native stage is therefore always fed
-  blocks of exactly ``buffer_size`` samples, buffered here. That buffering only
+  blocks of one size for the whole stream (the first chunk's, if it is at least
+  ``MIN_DIRECT_BLOCK`` and at most ``buffer_size``; else ``buffer_size``),
+  buffered here. That buffering only
   delays when samples come out, never which samples come out.
 """
 
@@ -31,6 +33,8 @@ from .plugin import Plugin, _empty
 
 __all__ = ["Chain", "Mix", "is_native", "as_stage"]
 
+#: A first chunk at least this long sets a native stage's block size (else buffer_size does).
+MIN_DIRECT_BLOCK = 1024
 #: Give up draining a native plugin after this many blocks of silence.
 MAX_DRAIN_BLOCKS = 256
 
@@ -80,6 +84,7 @@ class NativeStage(Plugin):
         self.plugin.reset()
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
+        self._size: int | None = None  # blocks fed to the plugin: fixed for the whole stream
 
     def _call(self, block: np.ndarray, rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         """Process, feeding mono to a stereo-only plugin (a common VST3) as two equal channels."""
@@ -96,10 +101,15 @@ class NativeStage(Plugin):
 
     def _run(self, block: np.ndarray) -> np.ndarray:
         s = self._stream
-        return self._call(block, s["rate"], s["block"], reset=False)
+        return self._call(block, s["rate"], self._size, reset=False)
 
     def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
-        size = self._stream["block"]
+        if self._size is None:
+            # The stream's block size is fixed by its first chunk when that is a sensible size:
+            # chunks of that size then pass straight through, with no copying.
+            first, limit = audio.shape[1], self._stream["block"]
+            self._size = first if MIN_DIRECT_BLOCK <= first <= limit else limit
+        size = self._size
         if audio.shape[1]:
             self._pending.append(audio)
             self._pending_len += audio.shape[1]
@@ -113,7 +123,8 @@ class NativeStage(Plugin):
         return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
 
     def _finish_aligned(self, owed: int) -> np.ndarray:
-        channels, size = self._stream["channels"], self._stream["block"]
+        channels = self._stream["channels"]
+        size = self._size = self._size or self._stream["block"]
         outs: list[np.ndarray] = []
         got = 0
         if self._pending_len:
