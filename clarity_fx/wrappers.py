@@ -20,7 +20,30 @@ from .registry import suggest
 __all__ = ["Blend", "Automate", "Lane"]
 
 
-class Blend(Plugin):
+class _Wrapper(Plugin):
+    """What every one-plugin wrapper passes through to the plugin it holds."""
+
+    plugin: Any
+
+    @property
+    def needs_fit(self) -> bool:  # type: ignore[override]
+        return bool(getattr(self.plugin, "needs_fit", False))
+
+    def fit(self, blocks: Any, sample_rate: float) -> bool | None:
+        """Fit the wrapped plugin (it sees the same audio); its wish for more passes stands."""
+        return self.plugin.fit(blocks, sample_rate)
+
+    def _unfit(self) -> None:
+        self.plugin._unfit()
+
+    def latency_for(self, sample_rate: float) -> int:
+        return as_stage(self.plugin).latency_for(sample_rate)
+
+    def _reset_stream(self) -> None:
+        self.plugin.reset()
+
+
+class Blend(_Wrapper):
     """Wet/dry mix around any plugin, or what the plugin removed.
 
     ``listen="processed"``: y = wet · P(x) + (1 − wet) · x.
@@ -62,20 +85,6 @@ class Blend(Plugin):
     def __repr__(self) -> str:
         return f"Blend({self.plugin!r}, wet={self.wet}, listen={self.listen!r})"
 
-    @property
-    def needs_fit(self) -> bool:  # type: ignore[override]
-        return bool(getattr(self.plugin, "needs_fit", False))
-
-    def fit(self, blocks: Any, sample_rate: float) -> None:
-        """Fit the wrapped plugin (it sees the same audio)."""
-        self.plugin.fit(blocks, sample_rate)
-
-    def _unfit(self) -> None:
-        self.plugin._unfit()
-
-    def latency_for(self, sample_rate: float) -> int:
-        return as_stage(self.plugin).latency_for(sample_rate)
-
     def _combine(self, processed: np.ndarray, dry: np.ndarray) -> np.ndarray:
         wet = self.wet
         if wet == 1.0:
@@ -85,9 +94,6 @@ class Blend(Plugin):
         else:
             blended = wet * processed + (1.0 - wet) * dry
         return (dry - blended) if self.listen == "removed" else blended
-
-    def _reset_stream(self) -> None:
-        self.plugin.reset()
 
     def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
         self._stage = as_stage(self.plugin)
@@ -157,7 +163,7 @@ class Lane:
         return [[float(t), float(v)] for t, v in zip(self.times, self.values, strict=False)]
 
 
-class Automate(Plugin):
+class Automate(_Wrapper):
     """Change any numeric parameter of any plugin over time.
 
     Every ``block_ms`` the parameters are set from their lanes at the block's
@@ -206,22 +212,6 @@ class Automate(Plugin):
     def __repr__(self) -> str:
         return f"Automate({self.plugin!r}, {{{', '.join(self.lanes)}}})"
 
-    @property
-    def needs_fit(self) -> bool:  # type: ignore[override]
-        return bool(getattr(self.plugin, "needs_fit", False))
-
-    def fit(self, blocks: Any, sample_rate: float) -> None:
-        """Fit the wrapped plugin."""
-        self.plugin.fit(blocks, sample_rate)
-
-    def _unfit(self) -> None:
-        self.plugin._unfit()
-
-    def latency_for(self, sample_rate: float) -> int:
-        return as_stage(self.plugin).latency_for(sample_rate)
-
-    def _reset_stream(self) -> None:
-        self.plugin.reset()
 
     def _step(self, sample_rate: float) -> int:
         return max(1, int(round(self.block_ms * 1e-3 * sample_rate)))

@@ -122,8 +122,11 @@ def test_preset_item_keys_wrap_and_round_trip(tmp_path):
 
 
 def test_bad_item_keys_are_preset_errors(tmp_path):
-    for bad, match in (("wet: 2", "wet must be"), ("listen: noise", "listen must be"),
-                       ("automate: {gian_db: [[0, 1]]}", "did you mean 'gain_db'")):
+    for bad, match in (
+        ("wet: 2", "wet must be"),
+        ("listen: noise", "listen must be"),
+        ("automate: {gian_db: [[0, 1]]}", "did you mean 'gain_db'"),
+    ):
         path = tmp_path / "bad.yaml"
         path.write_text(f"name: bad\nchain:\n  - gain: {{}}\n    {bad}\n")
         with pytest.raises(cfx.PresetError, match=match):
@@ -141,8 +144,19 @@ def test_cli_listen_removed_writes_what_the_stage_took_away(tmp_path):
         "name: p\nchain:\n  - gain: {gain_db: -3}\n  - highpass_filter: {cutoff_frequency_hz: 200}\n"
         "  - reverb: {}\n"
     )
-    subprocess.run(["clarity", "apply", str(tmp_path / "p.yaml"), str(tmp_path / "in.wav"), "-o",
-                    str(tmp_path / "removed.wav"), "--listen-removed", "highpass_filter"], check=True)
+    subprocess.run(
+        [
+            "clarity",
+            "apply",
+            str(tmp_path / "p.yaml"),
+            str(tmp_path / "in.wav"),
+            "-o",
+            str(tmp_path / "removed.wav"),
+            "--listen-removed",
+            "highpass_filter",
+        ],
+        check=True,
+    )
     removed, _ = sf.read(tmp_path / "removed.wav", dtype="float32", always_2d=True)
     before = pedalboard.Gain(-3)(x, SR)
     want = before - pedalboard.HighpassFilter(200)(before, SR)  # the reverb after it is dropped
@@ -177,3 +191,18 @@ def test_processed_plus_removed_with_a_vst3_that_reports_latency(vst3_plugins):
     assert np.abs(processed + removed - x).max() <= 1e-6
     blend = cfx.Blend(plugin(), wet=0.5, listen="removed")
     np.testing.assert_allclose(stream(blend, x, [1000, 37]), blend(x, SR), atol=1e-6)
+
+
+def test_a_wrapped_loudness_stage_still_gets_all_its_render_passes(tmp_path):
+    import soundfile as sf
+    from test_loudness import programme
+
+    x = programme(4.0)
+    sf.write(tmp_path / "in.wav", x.T, SR, subtype="FLOAT")
+    cfx.render(
+        tmp_path / "in.wav",
+        tmp_path / "out.wav",
+        cfx.Blend(cfx.LoudnessNormalize(target_lufs=-16.0), wet=1.0),
+    )
+    got, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+    np.testing.assert_allclose(got.T, cfx.LoudnessNormalize(target_lufs=-16.0)(x, SR), atol=1e-6)

@@ -36,6 +36,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ..analysis import TRUE_PEAK_PHASES
+
 __all__ = [
     "TRUE_PEAK_PHASES",
     "time_constant_coefficient",
@@ -44,27 +46,10 @@ __all__ = [
     "kernels",
 ]
 
-#: ITU-R BS.1770-4 Annex 2: the 48-tap interpolation filter of the 4× true-peak
-#: meter, as its four 12-tap polyphase branches. Upsampled point ``4m + φ`` is
-#: ``Σ_k TRUE_PEAK_PHASES[φ, k] · x[m − k]``; it lies between input samples
-#: ``m − 6`` and ``m − 5`` (the filter's group delay is 5.875 input samples).
-TRUE_PEAK_PHASES = np.array(
-    [
-        [0.0017089843750, 0.0109863281250, -0.0196533203125, 0.0332031250000,
-         -0.0594482421875, 0.1373291015625, 0.9721679687500, -0.1022949218750,
-         0.0476074218750, -0.0266113281250, 0.0148925781250, -0.0083007812500],
-        [-0.0291748046875, 0.0292968750000, -0.0517578125000, 0.0891113281250,
-         -0.1665039062500, 0.4650878906250, 0.7797851562500, -0.2003173828125,
-         0.1015625000000, -0.0582275390625, 0.0330810546875, -0.0189208984375],
-        [-0.0189208984375, 0.0330810546875, -0.0582275390625, 0.1015625000000,
-         -0.2003173828125, 0.7797851562500, 0.4650878906250, -0.1665039062500,
-         0.0891113281250, -0.0517578125000, 0.0292968750000, -0.0291748046875],
-        [-0.0083007812500, 0.0148925781250, -0.0266113281250, 0.0476074218750,
-         -0.1022949218750, 0.9721679687500, 0.1373291015625, -0.0594482421875,
-         0.0332031250000, -0.0196533203125, 0.0109863281250, 0.0017089843750],
-    ]
-)  # fmt: skip
-
+# TRUE_PEAK_PHASES (from analysis, one copy of the table): ITU-R BS.1770-4 Annex 2's 48-tap
+# interpolation filter as four 12-tap polyphase branches. Upsampled point ``4m + φ`` is
+# ``Σ_k TRUE_PEAK_PHASES[φ, k] · x[m − k]``; it lies between input samples ``m − 6`` and
+# ``m − 5`` (the filter's group delay is 5.875 input samples).
 #: Taps per polyphase branch.
 TRUE_PEAK_TAPS = TRUE_PEAK_PHASES.shape[1]
 _PHASES, _TAPS = 4, 12  # compile-time constants for the kernels
