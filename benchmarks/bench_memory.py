@@ -71,7 +71,6 @@ def lowpass(freqs):
 
 
 def _import_everything() -> None:
-    import clarity_fx.rendering  # noqa: F401
     import numpy  # noqa: F401
     import pedalboard  # noqa: F401
     import pedalboard.io  # noqa: F401
@@ -82,6 +81,7 @@ def _import_everything() -> None:
     import clarity_fx  # noqa: F401
     import clarity_fx.chain  # noqa: F401
     import clarity_fx.processors.fft_filter  # noqa: F401
+    import clarity_fx.rendering  # noqa: F401
 
 
 def _current_rss() -> int:
