@@ -1003,7 +1003,12 @@ class SpectralSubtraction(Plugin):
         profile = self._given_profile(state.sample_rate) or self._fitted or self._learned
         fset, iset = self._settings(state)
         if profile is not None and (not self.adaptive or ks["counters"][0] == 0):
-            # The fixed profile (or the tracker's start), channel-averaged when linked.
+            # The fixed profile (or the tracker's start), channel-averaged when linked. It is the
+            # same for every block of a stream, so it is interpolated once.
+            if ks.get("profile") is profile:
+                iset[_I_WARMUP] = 0
+                return self._run_kernel(spectra, ks, rows, fset, iset)
+            ks["profile"] = profile
             power, magnitude = profile.for_stft(state.sample_rate, state.w.astype(np.float64))
             if power.shape[0] not in (1, channels) and rows > 1:
                 raise ClarityError(
@@ -1015,6 +1020,11 @@ class SpectralSubtraction(Plugin):
             ks["noise"][0] = power
             ks["noise"][1] = magnitude
             iset[_I_WARMUP] = 0  # the tracker starts from the profile, not from the first frames
+        return self._run_kernel(spectra, ks, rows, fset, iset)
+
+    def _run_kernel(self, spectra: np.ndarray, ks: dict, rows: int, fset: np.ndarray,
+                    iset: np.ndarray) -> np.ndarray:
+        _, frames, bins = spectra.shape
         gains = np.empty((rows, frames, bins), np.float32)
         _kernel()(
             spectra,
