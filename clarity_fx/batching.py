@@ -193,14 +193,10 @@ def render_task(task: Task) -> FileResult:
 
 
 def _render(task: Task) -> Any:
-    from .rendering import open_audio, render
+    from .rendering import render
 
     spec = _parsed(task.preset_text, task.preset_source)
-    if spec.sample_rate:
-        rate = open_audio(task.input).sample_rate
-        if rate != spec.sample_rate:
-            raise ClarityError(f"{task.input} is {rate:g} Hz but preset {spec.name} needs "
-                               f"{spec.sample_rate:g} Hz; resample it first")
+    spec.check_input(task.input)
     chain = spec.build()
     try:
         task.output.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,16 @@ presets_app = typer.Typer(
 app.add_typer(presets_app, name="presets")
 
 
+# Options several commands share, declared once.
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a parameter: STAGE.PARAM=VALUE (stage by type or index)."),
+]
+BitDepth = Annotated[int | None, typer.Option(help="16, 24 or 32 (wav/aiff/flac).")]
+Quality = Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")]
+BufferSize = Annotated[int, typer.Option(help="Block size handed to plugins.")]
+
+
 class _Interrupted(Exception):
     """Ctrl-C, with what a command wants to say about it."""
 
@@ -75,13 +85,10 @@ def apply(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Output file, or folder for several inputs.")
     ],
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a parameter: STAGE.PARAM=VALUE (stage by type or index)."),
-    ] = None,
-    bit_depth: Annotated[int | None, typer.Option(help="16, 24 or 32 (wav/aiff/flac).")] = None,
-    quality: Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")] = None,
-    buffer_size: Annotated[int, typer.Option(help="Block size handed to plugins.")] = 8192,
+    overrides: Overrides = None,
+    bit_depth: BitDepth = None,
+    quality: Quality = None,
+    buffer_size: BufferSize = 8192,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on long files.")] = True,
     key: Annotated[
         Path | None, typer.Option(help="Sidechain key for keyed stages, e.g. the voice to duck music under.")
@@ -124,15 +131,7 @@ def apply(
             continue
         chain = spec.build()
         trace = _trace_compressor(chain, source) if plot is not None else None
-        if spec.sample_rate:
-            from .rendering import open_audio
-
-            rate = open_audio(source).sample_rate
-            if rate != spec.sample_rate:
-                raise ClarityError(
-                    f"{source} is {rate:g} Hz but preset {spec.name} needs {spec.sample_rate:g} Hz; "
-                    "resample it first"
-                )
+        spec.check_input(source)
         result = render(
             source,
             target,
@@ -331,7 +330,7 @@ def response(
     preset: Annotated[str, typer.Argument(help="Preset name or YAML file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG to write.")],
     sample_rate: Annotated[float, typer.Option(help="Sample rate of the response, Hz.")] = 48000.0,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="STAGE.PARAM=VALUE")] = None,
+    overrides: Overrides = None,
 ) -> None:
     """Plot the combined magnitude response of a preset's linear stages."""
     from .plot import plot_response
@@ -356,7 +355,7 @@ def master(
     output_format: Annotated[
         str | None, typer.Option("--format", help="Output extension, e.g. flac.")
     ] = None,
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="STAGE.PARAM=VALUE")] = None,
+    overrides: Overrides = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-track report as JSON.")] = False,
 ) -> None:
     """Loudness-master tracks: clarity master ALBUM_DIR -o out/ --preset master-streaming --album"""
@@ -424,13 +423,10 @@ def batch_command(
         float | None, typer.Option(help="Fail a file that takes longer than this many seconds.")
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, e.g. tcp://host:8786.")] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a parameter: STAGE.PARAM=VALUE (stage by type or index)."),
-    ] = None,
-    bit_depth: Annotated[int | None, typer.Option(help="16, 24 or 32 (wav/aiff/flac).")] = None,
-    quality: Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")] = None,
-    buffer_size: Annotated[int, typer.Option(help="Block size handed to plugins.")] = 8192,
+    overrides: Overrides = None,
+    bit_depth: BitDepth = None,
+    quality: Quality = None,
+    buffer_size: BufferSize = 8192,
     progress: Annotated[bool, typer.Option(help="Show one progress bar for the batch.")] = True,
 ) -> None:
     """Apply a preset to many files: clarity batch vocal-clarity takes/ --out-dir clean/ --suffix -clean"""
@@ -518,7 +514,7 @@ def presets_schema() -> None:
 def presets_export(
     preset: Annotated[str, typer.Argument(help="Preset name or file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="YAML file to write.")],
-    overrides: Annotated[list[str] | None, typer.Option("--set", help="STAGE.PARAM=VALUE")] = None,
+    overrides: Overrides = None,
 ) -> None:
     """Write a preset, with --set overrides applied, as a complete YAML file."""
     from .preset import load_preset_spec, save_preset

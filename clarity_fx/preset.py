@@ -97,6 +97,19 @@ class Preset:
         """A fresh :class:`~clarity_fx.Chain` for this preset."""
         return build_chain(self.chain_spec, self.source)
 
+    def check_input(self, path: str | os.PathLike[str]) -> None:
+        """Refuse an input whose rate the preset does not take (its optional ``sample_rate``)."""
+        if not self.sample_rate:
+            return
+        from .rendering import open_audio
+
+        rate = open_audio(path).sample_rate
+        if rate != self.sample_rate:
+            raise ClarityError(
+                f"{path} is {rate:g} Hz but preset {self.name} needs {self.sample_rate:g} Hz; "
+                "resample it first"
+            )
+
 
 def _where(source: str, node: Any) -> str:
     line = getattr(node, "line", 0)
