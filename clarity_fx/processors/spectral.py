@@ -74,8 +74,8 @@ AUTO_FRAME_S = 0.064
 #: ``hop=None``: ``n_fft / AUTO_OVERLAP`` (Hann² then sums to a constant, 9/8).
 AUTO_OVERLAP = 3
 #: Whole-buffer calls hand the DSP blocks of at least this many samples.
-WHOLE_BLOCK = 1 << 18
-#: Frames per chunk of the two-stage STFT pipeline (see ``SpectralSubtraction._run_stft``).
+WHOLE_BLOCK = 1 << 20
+#: Frames per chunk of the three-stage STFT pipeline (see ``SpectralSubtraction._run_stft``).
 PIPELINE_FRAMES = 64
 
 METHODS = ("wiener", "mmse_lsa", "subtraction")
@@ -471,17 +471,24 @@ def _kernel() -> Any:
     return _KERNEL
 
 
-def _pool() -> Any:
-    """One worker thread for the STFT pipeline, started on first use in each process.
+def _pools() -> tuple[Any, Any]:
+    """Two worker threads for the STFT pipeline: analysis and synthesis.
 
-    A forked child inherits the executor but not its thread, so it makes its own.
+    Each is a one-thread executor, so its tasks run in submission order (the
+    overlap-adds of consecutive chunks touch the same samples). They are started
+    on first use in each process: a forked child inherits the executors but not
+    their threads, so it makes its own.
     """
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarity-stft"))
-    return _POOL[1]
+        _POOL = (
+            os.getpid(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarity-stft-analysis"),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="clarity-stft-synthesis"),
+        )
+    return _POOL[1], _POOL[2]
 
 
 # --------------------------------------------------------------------------- the processor
@@ -1022,6 +1029,13 @@ class SpectralSubtraction(Plugin):
             iset[_I_WARMUP] = 0  # the tracker starts from the profile, not from the first frames
         return self._run_kernel(spectra, ks, rows, fset, iset)
 
+    def _gains_into(self, spectra: np.ndarray, state: StreamState) -> None:
+        """Apply the gains to ``spectra`` in place, keeping a copy for :meth:`spectral_gains`."""
+        original = spectra.copy() if "collect" in state else None
+        gains = self._apply_gains(spectra, state)
+        if original is not None:
+            state.collect.append((original, gains))
+
     def _run_kernel(self, spectra: np.ndarray, ks: dict, rows: int, fset: np.ndarray,
                     iset: np.ndarray) -> np.ndarray:
         _, frames, bins = spectra.shape
@@ -1043,9 +1057,11 @@ class SpectralSubtraction(Plugin):
     def _run_stft(self, audio: np.ndarray, state: StreamState) -> None:
         """Push samples through the WOLA STFT; the finished output goes to ``state.pending``.
 
-        Long runs of frames go through a two-stage pipeline in chunks: a worker
-        thread windows and transforms chunk i + 1 while this thread computes the
-        gains of chunk i and resynthesises it (both stages release the GIL).
+        Long runs of frames go through a three-stage pipeline in chunks of
+        :data:`PIPELINE_FRAMES`: one worker thread windows and transforms chunk
+        i + 1, this thread computes the gains of chunk i, and a second worker
+        inverse-transforms and overlap-adds chunk i − 1. All three stages
+        release the GIL; the result does not depend on the chunking.
         """
         n_fft, hop = state.n_fft, state.hop
         fifo = np.concatenate([state.fifo, audio], axis=1)
@@ -1055,25 +1071,38 @@ class SpectralSubtraction(Plugin):
             return
         channels = fifo.shape[0]
         framed = _frames(fifo, n_fft, hop)
+        out = np.zeros((channels, (frames - 1) * hop + n_fft), np.float32)
+        out[:, : n_fft - hop] = state.acc
 
         def analyse(a: int, b: int) -> np.ndarray:
             return scipy.fft.rfft(framed[:, a:b] * state.w, axis=-1, workers=1)
 
-        chunks = [(a, min(a + PIPELINE_FRAMES, frames)) for a in range(0, frames, PIPELINE_FRAMES)]
-        pool = _pool() if len(chunks) > 1 else None
-        ahead = pool.submit(analyse, *chunks[0]) if pool is not None else None
-        out = np.zeros((channels, (frames - 1) * hop + n_fft), np.float32)
-        out[:, : n_fft - hop] = state.acc
-        for i, (a, b) in enumerate(chunks):
-            spectra = ahead.result() if ahead is not None else analyse(a, b)
-            if pool is not None and i + 1 < len(chunks):
-                ahead = pool.submit(analyse, *chunks[i + 1])
-            original = spectra.copy() if "collect" in state else None
-            gains = self._apply_gains(spectra, state)
-            if original is not None:
-                state.collect.append((original, gains))
+        def synthesise(spectra: np.ndarray, a: int) -> None:
             y = scipy.fft.irfft(spectra, n_fft, axis=-1, workers=1)
             _OLA(y, state.ws, out[:, a * hop :], hop)
+
+        chunks = [(a, min(a + PIPELINE_FRAMES, frames)) for a in range(0, frames, PIPELINE_FRAMES)]
+        if len(chunks) == 1:
+            spectra = analyse(0, frames)
+            self._gains_into(spectra, state)
+            synthesise(spectra, 0)
+        else:
+            analysis, synthesis = _pools()
+            ahead = analysis.submit(analyse, *chunks[0])
+            behind: list[Any] = []
+            try:
+                for i, (a, _) in enumerate(chunks):
+                    spectra = ahead.result()
+                    if i + 1 < len(chunks):
+                        ahead = analysis.submit(analyse, *chunks[i + 1])
+                    self._gains_into(spectra, state)
+                    if len(behind) >= 2:  # at most two chunks of spectra wait for synthesis
+                        behind.pop(0).result()
+                    behind.append(synthesis.submit(synthesise, spectra, a))
+            finally:
+                ahead.result()
+                for future in behind:
+                    future.result()
         done = frames * hop
         state.acc = out[:, done:]
         state.fifo = fifo[:, done:]
