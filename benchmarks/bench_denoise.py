@@ -267,6 +267,11 @@ ALTERNATIVES: dict[str, dict[str, Any]] = {
         "oversubtraction": 2.0,
         "spectral_floor": 0.01,
     },
+    "TSNR without look-ahead": {"lookahead": False},
+    "TSNR without look-ahead, hop n_fft/4": {
+        "lookahead": False,
+        "by_rate": {16000: {"n_fft": 1080, "hop": 270}, 48000: {"n_fft": 3072, "hop": 768}},
+    },
     "wiener, decision-directed, a=0.98": {"two_step": False, "dd_weight": 0.98},
     "mmse_lsa, decision-directed, a=0.98": {
         "method": "mmse_lsa",

@@ -78,8 +78,9 @@ def test_perfect_reconstruction_when_gain_is_one(params):
     assert y.shape == x.shape
     assert np.abs(y - x).max() <= 1e-5
     assert np.abs(chunked(p, x, seed=4) - x).max() <= 1e-5
-    n_fft, _ = p.stft_size(SR)
-    assert p.latency_for(SR) == SR + n_fft - 1  # unfitted: region end + STFT latency
+    n_fft, hop = p.stft_size(SR)
+    # Unfitted: region end + STFT latency (n_fft − 1, and a hop of look-ahead by default).
+    assert p.latency_for(SR) == SR + n_fft - 1 + hop
 
 
 def test_synthesis_window_sums_to_one():
@@ -145,10 +146,17 @@ def test_power_subtraction_with_floor():
 
 
 @pytest.mark.parametrize(
-    "method,two_step",
-    [("wiener", True), ("wiener", False), ("mmse_lsa", False), ("mmse_lsa", True)],
+    "method,two_step,lookahead",
+    [
+        ("wiener", True, True),
+        ("wiener", True, False),
+        ("wiener", False, False),
+        ("mmse_lsa", False, False),
+        ("mmse_lsa", True, True),
+        ("mmse_lsa", True, False),
+    ],
 )
-def test_decision_directed_gains_follow_the_equations(method, two_step):
+def test_decision_directed_gains_follow_the_equations(method, two_step, lookahead):
     # Re-run the Notes' recursion in numpy (exact E1 from scipy) and compare every frame.
     n_fft, hop, a, beta = 512, 128, 0.95, 0.003
     clip = white(SR, seed=5)[0]
@@ -156,6 +164,7 @@ def test_decision_directed_gains_follow_the_equations(method, two_step):
     p = SpectralSubtraction(
         method=method,
         two_step=two_step,
+        lookahead=lookahead,
         dd_weight=a,
         spectral_floor=beta,
         max_reduction_db=None,
@@ -170,17 +179,26 @@ def test_decision_directed_gains_follow_the_equations(method, two_step):
         return lsa_gain(xi, gamma).clip(max=1) if method == "mmse_lsa" else xi / (1 + xi)
 
     prev = np.zeros_like(lam)
-    worst = 0.0
+    expected, xi2, gammas = [], [], []
     for m in range(spectra.shape[1]):
         x2 = np.abs(spectra[0, m]) ** 2
         gamma = x2 / lam
         xi = np.maximum(a * prev / lam + (1 - a) * np.maximum(gamma - 1, 0), beta)
         g = rule(xi, gamma)
         prev = g**2 * x2
-        if two_step:
-            g = rule(np.maximum(g**2 * gamma, beta), gamma)
-        worst = max(worst, np.abs(gains[0, m] - g).max())
+        xi2.append(np.maximum(g**2 * gamma, beta))
+        gammas.append(gamma)
+        expected.append(rule(xi2[-1], gamma) if two_step else g)
+    if lookahead:
+        # ξ₂ averaged over frames m and m + 1, then the gain once more at ξ₃ = G²γ. (The last
+        # frame's look-ahead lies in the flush, outside ``spectra``.)
+        for m in range(len(xi2) - 1):
+            g = rule(0.5 * (xi2[m] + xi2[m + 1]), gammas[m])
+            expected[m] = rule(np.maximum(g**2 * gammas[m], beta), gammas[m])
+        expected = expected[:-1]
+    worst = max(np.abs(gains[0, m] - g).max() for m, g in enumerate(expected))
     assert worst <= 2e-4
+    assert p.latency_for(SR) == n_fft - 1 + (hop if lookahead else 0)
 
 
 def test_lsa_table_matches_exp1():
@@ -214,7 +232,7 @@ def test_fit_path_streaming_equals_whole_and_cuts_latency():
     x = (white(SR * 3, 2, seed=8) + tone(SR * 3, 300.0) * (np.arange(SR * 3) > SR)).astype(np.float32)
     reference = SpectralSubtraction().process(x, SR)  # unfitted: learns the first second in-stream
     p = SpectralSubtraction()
-    n_fft, _ = p.stft_size(SR)
+    n_fft, hop = p.stft_size(SR)
     consumed = []
 
     def blocks():
@@ -224,11 +242,11 @@ def test_fit_path_streaming_equals_whole_and_cuts_latency():
 
     p.fit(blocks(), SR)
     assert len(consumed) == SR // 1000  # stopped right after the 1 s region
-    assert p.latency_for(SR) == n_fft - 1
+    assert p.latency_for(SR) == n_fft - 1 + hop
     assert np.abs(p.process(x, SR) - reference).max() <= 1e-6
     assert np.abs(chunked(p, x, seed=3) - reference).max() <= 1e-5
     p._unfit()
-    assert p.latency_for(SR) == SR + n_fft - 1
+    assert p.latency_for(SR) == SR + n_fft - 1 + hop
 
 
 def test_render_like_fit_then_stream():
@@ -310,7 +328,8 @@ def test_profile_save_load_round_trip(tmp_path):
     reuser = SpectralSubtraction().load_profile(path)
     reuser.fit([x[:, :SR]], SR)  # a given profile is kept: fit learns nothing, _unfit forgets nothing
     reuser._unfit()
-    assert reuser.latency_for(SR) == reuser.stft_size(SR)[0] - 1  # nothing to wait for
+    n_fft, hop = reuser.stft_size(SR)
+    assert reuser.latency_for(SR) == n_fft - 1 + hop  # nothing to wait for
     assert np.abs(reuser.process(x, SR) - learned_out).max() <= 1e-6
     assert np.abs(SpectralSubtraction(noise_profile=str(path)).process(x, SR) - learned_out).max() <= 1e-6
 

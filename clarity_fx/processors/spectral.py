@@ -307,7 +307,15 @@ def _lsa_factor(v, table):
 # --------------------------------------------------------------------------- the gain kernel
 # Settings reach the kernel as two small arrays, so numba compiles a single signature.
 _F_ALPHA, _F_BETA, _F_GMIN, _F_CTIME, _F_AS, _F_AD, _F_AP, _F_DD = range(8)
-_I_METHOD, _I_POWER, _I_HALF, _I_ADAPTIVE, _I_WINDOW, _I_WARMUP, _I_TWO_STEP = range(7)
+_I_METHOD, _I_POWER, _I_HALF, _I_ADAPTIVE, _I_WINDOW, _I_WARMUP, _I_TWO_STEP, _I_AHEAD = range(8)
+
+
+def _tsnr_gain(xi, gamma, method, table):
+    """The gain rule at a-priori SNR ``ξ``: Wiener ``ξ/(1+ξ)`` or LSA (numba)."""
+    gk = xi / (1.0 + xi)
+    if method == 2:
+        gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
+    return gk
 
 
 def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset, iset, table):
@@ -320,77 +328,124 @@ def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset
     the previous frame (decision-directed ξ), ``prev_gain`` the previous
     smoothed gain, ``mcra`` = (S, S_min, S_tmp, p̂), ``counters[0]`` the frames
     seen so far. The loops run frame by frame, each over contiguous bins.
+
+    With look-ahead (``iset[_I_AHEAD] = 1``) the last frame of ``spectra`` is
+    only looked at: ξ₂ of frame m is averaged with that of frame m + 1, and the
+    gain is evaluated once more at ``ξ₃ = G²γ``. The look-ahead frame leaves no
+    trace in the state (the next call starts with it), and it gets no gain.
     """
-    channels, frames, bins = spectra.shape
+    channels, all_frames, bins = spectra.shape
     rows = gains.shape[0]
     alpha, beta, g_min, c_time = fset[_F_ALPHA], fset[_F_BETA], fset[_F_GMIN], fset[_F_CTIME]
     a_s, a_d, a_p, a_dd = fset[_F_AS], fset[_F_AD], fset[_F_AP], fset[_F_DD]
     method, p, half = iset[_I_METHOD], iset[_I_POWER], iset[_I_HALF]
     adaptive, window, warmup = iset[_I_ADAPTIVE], iset[_I_WINDOW], iset[_I_WARMUP]
-    two_step = iset[_I_TWO_STEP]
+    two_step, ahead = iset[_I_TWO_STEP], iset[_I_AHEAD]
+    frames = all_frames - ahead
     x2 = np.empty(bins)
     row = np.empty(bins)
     share = 1.0 / (channels // rows)
+    if ahead:
+        # First pass: the decision-directed ξ and the TSNR ξ₂ of every frame, look-ahead included
+        # (the profile is fixed, so the noise does not change from frame to frame).
+        xi2_all = np.empty((rows, all_frames, bins))
+        gamma_all = np.empty((rows, all_frames, bins))
+        for r in range(rows):
+            a2 = prev_a2[r].copy()
+            for m in range(all_frames):
+                x2[:] = 0.0
+                for c in range(channels):
+                    if rows == 1 or c == r:
+                        for k in range(bins):
+                            v = spectra[c, m, k]
+                            x2[k] += share * (v.real * v.real + v.imag * v.imag)
+                xi2, gam = xi2_all[r, m], gamma_all[r, m]
+                for k in range(bins):
+                    lam = max(alpha * noise[0, r, k], 1e-30)
+                    gamma = x2[k] / lam
+                    xi = max(a_dd * a2[k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0), beta)
+                    gk = xi / (1.0 + xi)
+                    if method == 2:  # (the branch is hoisted out of the loop by the compiler)
+                        gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
+                    a2[k] = gk * gk * x2[k]
+                    xi2[k] = max(gk * gk * gamma, beta)
+                    gam[k] = gamma
+                if m == frames - 1:
+                    prev_a2[r, :] = a2  # the state after the last frame that gets a gain
     for m in range(frames):
         seen = counters[0] + m
         for r in range(rows):
-            # Periodogram |X|², averaged over the channels that share this gain row.
-            x2[:] = 0.0
-            for c in range(channels):
-                if rows == 1 or c == r:
-                    for k in range(bins):
-                        v = spectra[c, m, k]
-                        x2[k] += share * (v.real * v.real + v.imag * v.imag)
             g = gains[r, m]
-            if adaptive and seen < warmup:
-                # These frames overlap the zeros before the stream: start afresh on each.
-                for k in range(bins):
-                    s = max(x2[k], NOISE_FLOOR)
-                    noise[0, r, k] = s
-                    noise[1, r, k] = RAYLEIGH_MEAN * math.sqrt(s)
-                    mcra[0, r, k] = s
-                    mcra[1, r, k] = s
-                    mcra[2, r, k] = s
-                    mcra[3, r, k] = 0.0
-            if method == 0 and p == 1:
-                # Berouti et al. (1979), p = 1: |Ŝ| = max(|X| − α|N|, β|N|).
-                for k in range(bins):
-                    x = math.sqrt(x2[k])
-                    nk = noise[1, r, k]
-                    g[k] = max(x - alpha * nk, beta * nk) / x if x > 0 else 0.0
-            elif method == 0:
-                # p = 2: |Ŝ|² = max(|X|² − α|N|², β|N|²).
-                for k in range(bins):
-                    lam = noise[0, r, k]
-                    s = max(x2[k] - alpha * lam, beta * lam)
-                    g[k] = math.sqrt(s / x2[k]) if x2[k] > 0 else 0.0
-            elif method == 1:
-                # Wiener on the decision-directed ξ (Ephraim & Malah 1984, eq. 51); with TSNR
-                # (Plapous et al. 2006) ξ is then re-estimated from this frame's estimate.
-                for k in range(bins):
-                    lam = max(alpha * noise[0, r, k], 1e-30)
-                    gamma = x2[k] / lam
-                    xi = a_dd * prev_a2[r, k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0)
-                    xi = max(xi, beta)
-                    gk = xi / (1.0 + xi)
-                    prev_a2[r, k] = gk * gk * x2[k]
-                    xi2 = max(gk * gk * gamma, beta)
-                    g[k] = xi2 / (1.0 + xi2) if two_step else gk
+            if ahead:
+                # ξ₂ over frames m and m + 1, then one more step at ξ₃ = G²·γ.
+                now, nxt, gam = xi2_all[r, m], xi2_all[r, m + 1], gamma_all[r, m]
+                if method == 1:
+                    for k in range(bins):
+                        xi = 0.5 * (now[k] + nxt[k])
+                        gk = xi / (1.0 + xi)
+                        xi = max(gk * gk * gam[k], beta)
+                        g[k] = xi / (1.0 + xi)
+                else:
+                    for k in range(bins):
+                        gk = _tsnr_gain(0.5 * (now[k] + nxt[k]), gam[k], method, table)
+                        g[k] = _tsnr_gain(max(gk * gk * gam[k], beta), gam[k], method, table)
             else:
-                # LSA: G = ξ/(1+ξ)·exp(½E1(v)), v = ξγ/(1+ξ) (Ephraim & Malah 1985), same ξ.
-                for k in range(bins):
-                    lam = max(alpha * noise[0, r, k], 1e-30)
-                    gamma = x2[k] / lam
-                    xi = a_dd * prev_a2[r, k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0)
-                    xi = max(xi, beta)
-                    gk = xi / (1.0 + xi)
-                    gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
-                    prev_a2[r, k] = gk * gk * x2[k]
-                    if two_step:
-                        xi = max(gk * gk * gamma, beta)
+                # Periodogram |X|², averaged over the channels that share this gain row.
+                x2[:] = 0.0
+                for c in range(channels):
+                    if rows == 1 or c == r:
+                        for k in range(bins):
+                            v = spectra[c, m, k]
+                            x2[k] += share * (v.real * v.real + v.imag * v.imag)
+                if adaptive and seen < warmup:
+                    # These frames overlap the zeros before the stream: start afresh on each.
+                    for k in range(bins):
+                        s = max(x2[k], NOISE_FLOOR)
+                        noise[0, r, k] = s
+                        noise[1, r, k] = RAYLEIGH_MEAN * math.sqrt(s)
+                        mcra[0, r, k] = s
+                        mcra[1, r, k] = s
+                        mcra[2, r, k] = s
+                        mcra[3, r, k] = 0.0
+                if method == 0 and p == 1:
+                    # Berouti et al. (1979), p = 1: |Ŝ| = max(|X| − α|N|, β|N|).
+                    for k in range(bins):
+                        x = math.sqrt(x2[k])
+                        nk = noise[1, r, k]
+                        g[k] = max(x - alpha * nk, beta * nk) / x if x > 0 else 0.0
+                elif method == 0:
+                    # p = 2: |Ŝ|² = max(|X|² − α|N|², β|N|²).
+                    for k in range(bins):
+                        lam = noise[0, r, k]
+                        s = max(x2[k] - alpha * lam, beta * lam)
+                        g[k] = math.sqrt(s / x2[k]) if x2[k] > 0 else 0.0
+                elif method == 1:
+                    # Wiener on the decision-directed ξ (Ephraim & Malah 1984, eq. 51); with TSNR
+                    # (Plapous et al. 2006) ξ is then re-estimated from this frame's estimate.
+                    for k in range(bins):
+                        lam = max(alpha * noise[0, r, k], 1e-30)
+                        gamma = x2[k] / lam
+                        xi = a_dd * prev_a2[r, k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0)
+                        xi = max(xi, beta)
+                        gk = xi / (1.0 + xi)
+                        prev_a2[r, k] = gk * gk * x2[k]
+                        xi2 = max(gk * gk * gamma, beta)
+                        g[k] = xi2 / (1.0 + xi2) if two_step else gk
+                else:
+                    # LSA: G = ξ/(1+ξ)·exp(½E1(v)), v = ξγ/(1+ξ) (Ephraim & Malah 1985), same ξ.
+                    for k in range(bins):
+                        lam = max(alpha * noise[0, r, k], 1e-30)
+                        gamma = x2[k] / lam
+                        xi = a_dd * prev_a2[r, k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0)
+                        xi = max(xi, beta)
                         gk = xi / (1.0 + xi)
                         gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
-                    g[k] = gk
+                        prev_a2[r, k] = gk * gk * x2[k]
+                        if two_step:
+                            xi = max(gk * gk * gamma, beta)
+                            gk = xi / (1.0 + xi)
+                            gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
+                        g[k] = gk
             for k in range(bins):
                 g[k] = max(g[k], g_min)
             if half > 0:
@@ -466,6 +521,7 @@ def _kernel() -> Any:
 
         # The kernel calls _lsa_factor through this module's globals: compile it first.
         globals()["_lsa_factor"] = numba.njit(cache=True, nogil=True)(_lsa_factor)
+        globals()["_tsnr_gain"] = numba.njit(cache=True, nogil=True, fastmath=True)(_tsnr_gain)
         _OLA = numba.njit(cache=True, nogil=True, fastmath=True)(_overlap_add)
         _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True)(_gain_kernel)
     return _KERNEL
@@ -658,6 +714,11 @@ class SpectralSubtraction(Plugin):
 
     method = Param("wiener", kind=str, choices=METHODS, help="Gain rule (see the Notes).")
     two_step = Param(True, kind=bool, help="Two-step (TSNR) a-priori SNR for wiener and mmse_lsa.")
+    lookahead = Param(
+        True,
+        kind=bool,
+        help="Average the two-step SNR with the next frame's (one hop more latency; not with adaptive).",
+    )
     dd_weight = Param(
         0.95, minimum=0.0, maximum=1.0, help="Weight a of the previous frame in the a-priori SNR."
     )
@@ -799,9 +860,17 @@ class SpectralSubtraction(Plugin):
         return not (self.adaptive or self._has_given_profile() or self._fitted is not None)
 
     def latency_for(self, sample_rate: float) -> int:
-        """``n_fft − 1``, plus the region's end while the profile must be learned in-stream."""
-        n_fft, _ = self.stft_size(sample_rate)
-        return n_fft - 1 + (self._region(sample_rate)[1] if self._needs_region() else 0)
+        """``n_fft − 1`` (plus ``hop`` with look-ahead), plus the region's end while it is awaited."""
+        return self._stft_latency(sample_rate) + (self._region(sample_rate)[1] if self._needs_region() else 0)
+
+    def _ahead_frames(self) -> int:
+        """1 when the gain looks one frame ahead (see ``lookahead``), else 0."""
+        tsnr = self.method != "subtraction" and self.two_step
+        return int(self.lookahead and tsnr and not self.adaptive)
+
+    def _stft_latency(self, sample_rate: float) -> int:
+        n_fft, hop = self.stft_size(sample_rate)
+        return n_fft - 1 + self._ahead_frames() * hop
 
     # ------------------------------------------------------------------ profiles
     def _profile_param(self) -> NoiseProfile | None:
@@ -931,8 +1000,9 @@ class SpectralSubtraction(Plugin):
         n_fft, hop = self.stft_size(state.sample_rate)
         state.n_fft, state.hop = n_fft, hop
         state.waiting = self._needs_region()
-        # Silence paid out while the region is awaited; then the STFT's n_fft − 1 samples.
-        state.zeros_owed = self.latency_for(state.sample_rate) - (n_fft - 1)
+        # Silence paid out while the region is awaited; then the STFT's own latency.
+        state.zeros_owed = self.latency_for(state.sample_rate) - self._stft_latency(state.sample_rate)
+        state.ahead = self._ahead_frames()
         state.backlog = []
         w = analysis_window(self.window, n_fft)
         state.w = w.astype(np.float32)
@@ -941,7 +1011,8 @@ class SpectralSubtraction(Plugin):
         state.fifo = np.zeros((state.channels, n_fft - hop), np.float32)
         state.acc = np.zeros((state.channels, n_fft - hop), np.float32)
         state.discard = n_fft - hop
-        state.pending = np.zeros((state.channels, n_fft - 1), np.float32)  # y[−L .. −1]
+        # y[−L .. −1], L = the STFT's latency: n_fft − 1, and a hop more with look-ahead.
+        state.pending = np.zeros((state.channels, self._stft_latency(state.sample_rate)), np.float32)
         state.kernel_state = None
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
@@ -984,7 +1055,7 @@ class SpectralSubtraction(Plugin):
         fset[_F_AS], fset[_F_AD] = pole(MCRA_TAU_S_S), pole(MCRA_TAU_D_S)
         fset[_F_AP] = pole(MCRA_TAU_P_S)
         fset[_F_DD] = self.dd_weight
-        iset = np.zeros(7, np.int64)
+        iset = np.zeros(8, np.int64)
         iset[_I_METHOD] = _METHOD_CODE[self.method]
         iset[_I_POWER] = 1 if self.domain == "magnitude" else 2
         iset[_I_HALF] = int(round(self.freq_smoothing_hz * state.n_fft / state.sample_rate)) // 2
@@ -992,6 +1063,7 @@ class SpectralSubtraction(Plugin):
         iset[_I_WINDOW] = max(1, round(MCRA_WINDOW_S / frame_s))
         iset[_I_WARMUP] = state.n_fft // state.hop  # frames that overlap the stream's start
         iset[_I_TWO_STEP] = int(self.two_step)
+        iset[_I_AHEAD] = state.ahead
         return fset, iset
 
     def _apply_gains(self, spectra: np.ndarray, state: StreamState) -> np.ndarray:
@@ -1030,8 +1102,11 @@ class SpectralSubtraction(Plugin):
         return self._run_kernel(spectra, ks, rows, fset, iset)
 
     def _gains_into(self, spectra: np.ndarray, state: StreamState) -> None:
-        """Apply the gains to ``spectra`` in place, keeping a copy for :meth:`spectral_gains`."""
-        original = spectra.copy() if "collect" in state else None
+        """Apply the gains to ``spectra`` in place, keeping a copy for :meth:`spectral_gains`.
+
+        With look-ahead the last frame of ``spectra`` only informs the others' gains.
+        """
+        original = spectra[:, : spectra.shape[1] - state.ahead].copy() if "collect" in state else None
         gains = self._apply_gains(spectra, state)
         if original is not None:
             state.collect.append((original, gains))
@@ -1039,7 +1114,7 @@ class SpectralSubtraction(Plugin):
     def _run_kernel(self, spectra: np.ndarray, ks: dict, rows: int, fset: np.ndarray,
                     iset: np.ndarray) -> np.ndarray:
         _, frames, bins = spectra.shape
-        gains = np.empty((rows, frames, bins), np.float32)
+        gains = np.empty((rows, frames - iset[_I_AHEAD], bins), np.float32)
         _kernel()(
             spectra,
             ks["noise"],
@@ -1063,9 +1138,10 @@ class SpectralSubtraction(Plugin):
         inverse-transforms and overlap-adds chunk i − 1. All three stages
         release the GIL; the result does not depend on the chunking.
         """
-        n_fft, hop = state.n_fft, state.hop
+        n_fft, hop, ahead = state.n_fft, state.hop, state.ahead
         fifo = np.concatenate([state.fifo, audio], axis=1)
-        frames = (fifo.shape[1] - n_fft) // hop + 1 if fifo.shape[1] >= n_fft else 0
+        # Frames that get their gain now; with look-ahead the next frame must be there too.
+        frames = (fifo.shape[1] - n_fft) // hop + 1 - ahead if fifo.shape[1] >= n_fft else 0
         if frames <= 0:
             state.fifo = fifo
             return
@@ -1075,10 +1151,10 @@ class SpectralSubtraction(Plugin):
         out[:, : n_fft - hop] = state.acc
 
         def analyse(a: int, b: int) -> np.ndarray:
-            return scipy.fft.rfft(framed[:, a:b] * state.w, axis=-1, workers=1)
+            return scipy.fft.rfft(framed[:, a : b + ahead] * state.w, axis=-1, workers=1)
 
         def synthesise(spectra: np.ndarray, a: int) -> None:
-            y = scipy.fft.irfft(spectra, n_fft, axis=-1, workers=1)
+            y = scipy.fft.irfft(spectra[:, : spectra.shape[1] - ahead], n_fft, axis=-1, workers=1)
             _OLA(y, state.ws, out[:, a * hop :], hop)
 
         chunks = [(a, min(a + PIPELINE_FRAMES, frames)) for a in range(0, frames, PIPELINE_FRAMES)]
@@ -1088,19 +1164,19 @@ class SpectralSubtraction(Plugin):
             synthesise(spectra, 0)
         else:
             analysis, synthesis = _pools()
-            ahead = analysis.submit(analyse, *chunks[0])
+            upcoming = analysis.submit(analyse, *chunks[0])
             behind: list[Any] = []
             try:
                 for i, (a, _) in enumerate(chunks):
-                    spectra = ahead.result()
+                    spectra = upcoming.result()
                     if i + 1 < len(chunks):
-                        ahead = analysis.submit(analyse, *chunks[i + 1])
+                        upcoming = analysis.submit(analyse, *chunks[i + 1])
                     self._gains_into(spectra, state)
                     if len(behind) >= 2:  # at most two chunks of spectra wait for synthesis
                         behind.pop(0).result()
                     behind.append(synthesis.submit(synthesise, spectra, a))
             finally:
-                ahead.result()
+                upcoming.result()
                 for future in behind:
                     future.result()
         done = frames * hop
