@@ -14,13 +14,15 @@ literature did to get rid of its "musical noise":
    the role of Berouti's floor.
 3. Plapous, Marro & Scalart (2006): the two-step (TSNR) re-estimate of ξ from
    the current frame, which removes the decision-directed estimate's one-frame
-   lag at speech onsets and offsets.
+   lag at speech onsets and offsets. Here it also looks one frame ahead (ξ₂ of
+   frames m and m + 1), which measured better still, for one hop of latency.
 4. Cohen & Berdugo (2002): minima-controlled recursive averaging (MCRA) tracks
    the noise spectrum when there is no noise-only stretch to learn from.
 
 The streaming STFT is weighted overlap-add (WOLA) with analysis window ``w``
 and synthesis window ``w / Σ_m w²(n − mH)``: with G = 1 the output is the
-input, delayed by ``n_fft − 1`` samples that the base class removes.
+input, delayed by ``n_fft − 1`` samples (``n_fft − 1 + hop`` with look-ahead)
+that the base class removes.
 """
 
 from __future__ import annotations
@@ -564,6 +566,10 @@ class SpectralSubtraction(Plugin):
     two_step : bool
         ``wiener``/``mmse_lsa``: re-estimate ξ from the current frame (TSNR,
         Plapous et al. 2006). Default True.
+    lookahead : bool
+        With ``two_step``: average ξ₂ over this frame and the next, then
+        evaluate the gain once more (see Notes). Adds ``hop`` samples of
+        latency. Default True. Not used with ``adaptive``.
     dd_weight : float
         ``a`` of the decision-directed ξ: the weight of the previous frame's
         estimate. Default 0.95.
@@ -623,6 +629,8 @@ class SpectralSubtraction(Plugin):
         G₁    = ξ/(1 + ξ)                                  (wiener)
               = ξ/(1 + ξ)·exp(½·E1(v)),  v = ξ·γ/(1 + ξ)   (mmse_lsa)
         two_step:  ξ₂ = max(G₁²·γ, β),  G = G₁ evaluated at ξ₂,  else G = G₁
+        lookahead: G₂ = G₁ evaluated at ½(ξ₂(m) + ξ₂(m+1)),  ξ₃ = max(G₂²·γ, β),
+                   G = G₁ evaluated at ξ₃
         subtraction:  |Ŝ|^p = max(|X|^p − α·|N|^p, β·|N|^p),  G = |Ŝ|/|X|
 
     then ``G ← max(G, G_min)``, the moving average over ``freq_smoothing_hz``
@@ -639,34 +647,48 @@ class SpectralSubtraction(Plugin):
     ======================================  =========  =======  ==============
     setting                                 ΔSI-SDR    ΔSTOI    vs noisereduce
     ======================================  =========  =======  ==============
-    defaults: wiener, TSNR, a = 0.95        +8.11 dB   +0.022   +4.00 dB
+    defaults: wiener, TSNR + look-ahead     +8.25 dB   +0.024   +4.15 dB
+    TSNR without look-ahead (old default)   +8.11 dB   +0.022   +4.00 dB
+    … and hop n_fft/4                       +8.15 dB   +0.022   +4.05 dB
     seed formula (subtraction, α=1, β=0)    +6.56 dB   +0.024   +2.46 dB
     Berouti, power, α = 2, β = 0.01         +6.57 dB   +0.024   +2.47 dB
     wiener, decision-directed, a = 0.98     +6.45 dB   +0.002   +2.35 dB
     mmse_lsa, decision-directed, a = 0.98   +6.57 dB   +0.003   +2.47 dB
     wiener, decision-directed, a = 0.95     +7.52 dB   +0.016   +3.42 dB
-    mmse_lsa with TSNR                      +7.91 dB   +0.023   +3.81 dB
-    frames of 32 ms, hop n_fft/4            +7.42 dB   +0.016   +3.32 dB
-    hop n_fft/4                             +8.15 dB   +0.022   +4.05 dB
-    hop n_fft/2                             +7.77 dB   +0.017   +3.66 dB
-    max_reduction_db 20 (None: as 30)       +7.95 dB   +0.022   +3.85 dB
-    time_smoothing_ms 30                    +5.93 dB   +0.010   +1.83 dB
-    freq_smoothing_hz 100                   +3.39 dB   +0.006   −0.71 dB
+    mmse_lsa, TSNR + look-ahead             +8.13 dB   +0.026   +4.03 dB
+    frames of 32 ms, hop n_fft/4            +7.43 dB   +0.017   +3.33 dB
+    hop n_fft/4                             +8.24 dB   +0.024   +4.14 dB
+    hop n_fft/2                             +7.98 dB   +0.019   +3.88 dB
+    max_reduction_db 20                     +8.10 dB   +0.024   +4.00 dB
+    max_reduction_db None                   +8.23 dB   +0.022   +4.13 dB
+    time_smoothing_ms 30                    +6.99 dB   +0.019   +2.89 dB
+    freq_smoothing_hz 100                   +3.46 dB   +0.009   −0.64 dB
     adaptive (MCRA, no profile)             +6.96 dB   +0.018   +2.86 dB
     ======================================  =========  =======  ==============
 
-    The hop of ``n_fft/3`` measures as well as ``n_fft/4`` for 25 % less work
-    (the speed goal, ≥ 10× noisereduce, needs it). ``spectral_floor`` from
-    0.0003 to 0.03 changes nothing measurable; 0.003 is Cappé's −25 dB. The
-    ``max_reduction_db`` of 30 dB costs nothing here and bounds the artefacts
-    on real material. On held-out takes at 16, 22.05, 44.1 and 48 kHz with
-    other noise seeds the defaults measured +3.67 dB SI-SDR and +0.007 STOI
-    over noisereduce. Speed: 60 s of stereo 48 kHz in 0.12 to 0.17 s (350 to
-    500× realtime), 9 to 10× faster than noisereduce's stationary mode in the
-    same run (2 cores shared with other work).
+    The hop of ``n_fft/3`` measures as well as ``n_fft/4`` for 25 % less work.
+    ``spectral_floor`` from 0.0003 to 0.03 changes nothing measurable; 0.003 is
+    Cappé's −25 dB. The ``max_reduction_db`` of 30 dB costs 0.08 dB here and
+    bounds the artefacts on real material. On the held-out set of
+    ``bench_denoise.py --held-out`` (other voices, sentences, rates of 16,
+    22.05, 44.1 and 48 kHz, other noise draws) the defaults measure +9.33 dB
+    SI-SDR, +5.90 dB and +0.012 STOI over noisereduce. Ideas measured and
+    rejected, with ``benchmarks/denoise_variants.py`` (benchmark / held-out,
+    against these defaults without look-ahead): a third TSNR step alone
+    +0.05/+0.08 dB; look-ahead as here +0.15/+0.18 dB; the larger of a
+    forward and a backward recursion +0.18/+0.21 dB (needs the whole file);
+    speech-presence-weighted gain −0.13/−0.15 dB; SPP noise tracking from the
+    profile (Gerkmann & Hendriks 2012) −0.81 to −1.64 dB; harmonic
+    regeneration (HRNR) −0.58/−0.75 dB; a noise profile smoothed over 3 or 5
+    bins −0.16 to −0.40 dB; and (``bench_denoise.py --set``) 96 ms frames
+    +0.01 dB, 128 ms −0.07 dB. Speed: 60 s
+    of stereo 48 kHz in 0.09 to 0.10 s (600× realtime), 11.9× faster than
+    noisereduce's stationary mode in the same run (12 to 15× in isolated
+    runs; 2 cores).
 
-    **Latency and streaming.** The output is delayed by ``n_fft − 1`` samples
-    (the base class removes the delay). When the noise comes from a region of
+    **Latency and streaming.** The output is delayed by L = ``n_fft − 1``
+    samples, ``n_fft − 1 + hop`` with ``lookahead`` (the base class removes
+    the delay). When the noise comes from a region of
     the audio itself, a stream cannot know it before the region has passed:
 
     - *not fitted*: :meth:`latency_for` adds the region's end and
@@ -675,10 +697,10 @@ class SpectralSubtraction(Plugin):
       the whole-buffer output exactly, at the cost of buffering the region.
     - *fitted*: ``render`` calls :meth:`fit` in a pre-pass (``needs_fit``); it
       reads only the region from the blocks and stops, so the latency is just
-      ``n_fft − 1``. :meth:`_unfit` forgets that profile, never one given with
+      L. :meth:`_unfit` forgets that profile, never one given with
       ``noise_clip``, ``noise_profile`` or :meth:`load_profile`.
     - ``noise_clip``, ``noise_profile`` and ``adaptive`` need no region: the
-      latency is ``n_fft − 1`` from the start.
+      latency is L from the start.
 
     Audio that ends before its region does learns from what there is of it.
 
@@ -707,7 +729,7 @@ class SpectralSubtraction(Plugin):
     >>> denoise.save_profile("/tmp/room.npz")          # reuse it on the next take
     >>> next_take = cfx.SpectralSubtraction(max_reduction_db=12).load_profile("/tmp/room.npz")
     >>> next_take.latency_for(48000)                   # nothing to wait for
-    3071
+    4095
     """
 
     needs_fit = True
