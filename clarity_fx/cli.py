@@ -119,6 +119,7 @@ def apply(
         make_listen_removed(spec, listen_removed)
     if plot is not None and (len(inputs) != 1 or isolate):
         raise ClarityError("--plot draws one file: give a single input, without --isolate")
+    note_first_compile()
     for source, target in _outputs(inputs, output):
         if isolate:
             _apply_isolated(
@@ -151,8 +152,31 @@ def apply(
             )
             typer.echo(str(plot), err=True)
         typer.echo(
-            f"{result.output_path}  ({result.frames / result.sample_rate:.1f} s audio, "
-            f"{result.realtime_factor:.0f}x realtime)",
+            f"{result.output_path}  ({result.frames / result.sample_rate:.1f} s audio in "
+            f"{result.seconds:.1f} s, {speed_text(result.realtime_factor)})",
+            err=True,
+        )
+
+
+def speed_text(factor: float) -> str:
+    """``"37x realtime"``, with a decimal below 10 (``"0.4x realtime"``)."""
+    return f"{factor:.1f}x realtime" if factor < 10 else f"{factor:.0f}x realtime"
+
+
+def note_first_compile() -> None:
+    """Say on stderr when numba will compile the DSP kernels (a fresh install's first run).
+
+    numba caches compiled kernels in the package's ``__pycache__`` folders; with
+    none there (and no ``NUMBA_CACHE_DIR``), the first render spends 20 to 40 s
+    compiling, which would otherwise look like a hang.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    package = Path(__file__).resolve().parent
+    if not any(package.glob("**/__pycache__/*.nbi")):
+        typer.echo(
+            "first run: numba compiles the DSP kernels of clarity's processors as they are first used "
+            "(20-40 s, once; later runs load them from its cache)",
             err=True,
         )
 
@@ -436,6 +460,7 @@ def batch_command(
     from .batching import summary_table
 
     try:
+        note_first_compile()
         results = run_batch(
             preset,
             inputs,

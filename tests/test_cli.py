@@ -226,3 +226,29 @@ def test_plugins_json_matches_the_registry():
 def test_plugins_with_a_missing_vst3_is_one_line(tmp_path):
     line = one_line_error(clarity("plugins", "--vst3", tmp_path / "Nope.vst3"))
     assert "not found" in line
+
+
+def test_first_run_says_numba_is_compiling(monkeypatch, capsys, tmp_path):
+    import clarity_fx.cli as cli
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "cli.py"))  # a package with no numba cache
+    cli.note_first_compile()
+    assert "first run: numba compiles" in capsys.readouterr().err
+    cache = tmp_path / "processors" / "__pycache__"
+    cache.mkdir(parents=True)
+    (cache / "spectral._gain_kernel-1.py311.nbi").touch()
+    cli.note_first_compile()
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))
+    cache.joinpath("spectral._gain_kernel-1.py311.nbi").unlink()
+    cli.note_first_compile()
+    assert capsys.readouterr().err == ""  # numba caches elsewhere: nothing we can tell
+
+
+def test_speed_text_keeps_a_decimal_below_ten():
+    from clarity_fx.cli import speed_text
+
+    assert speed_text(0.26) == "0.3x realtime"
+    assert speed_text(4.26) == "4.3x realtime"
+    assert speed_text(137.4) == "137x realtime"
