@@ -19,6 +19,7 @@ Usage::
     python benchmarks/bench_denoise.py --quick      # 2 clips, 2 SNRs, 20 s speed test
     python benchmarks/bench_denoise.py --compare    # also the alternatives (about 4 more minutes)
     python benchmarks/bench_denoise.py --held-out   # other voices, sentences, rates and noise draws
+    python benchmarks/bench_denoise.py --reverb 6   # talkers in a room (RT60 0.4 s, DRR 6 dB)
     python benchmarks/bench_denoise.py --set method=mmse_lsa --set n_fft=2048
 """
 
@@ -140,12 +141,36 @@ class Case:
     lead: int
 
 
-def make_cases(clips: tuple, snrs: tuple, seed: int = 1) -> list[Case]:
-    """Every clip × noise × SNR, noise scaled on the speech part."""
+def room_response(rate: int, rt60_s: float, drr_db: float, seed: int) -> np.ndarray:
+    """A synthetic room: a direct path, then a diffuse exponential tail from 2 ms on.
+
+    The tail is Gaussian noise decaying by 60 dB over ``rt60_s``, with its energy
+    ``drr_db`` below the direct path's (the direct-to-reverberant ratio).
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rt60_s * rate)) / rate
+    h = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60_s)
+    h[: int(0.002 * rate)] = 0.0
+    h *= np.sqrt(10 ** (-drr_db / 10) / np.sum(h**2))
+    h[0] = 1.0
+    return h
+
+
+def make_cases(clips: tuple, snrs: tuple, seed: int = 1, reverb_drr_db: float | None = None) -> list[Case]:
+    """Every clip × noise × SNR, noise scaled on the speech part.
+
+    ``reverb_drr_db`` puts the talker in a room first (RT60 0.4 s, that
+    direct-to-reverberant ratio); the reverberant speech is then the reference.
+    """
+    from scipy.signal import fftconvolve
+
     rng = np.random.default_rng(seed)
     cases = []
     for rate, voice, take in clips:
         clean = clean_speech(rate, voice, take).astype(np.float64)
+        if reverb_drr_db is not None:
+            wet = fftconvolve(clean, room_response(rate, 0.4, reverb_drr_db, seed=take + 7))[: clean.size]
+            clean = 0.5 * wet / np.abs(wet).max()
         lead = int(LEAD_IN_S * rate)
         for kind in NOISES:
             noise = make_noise(kind, lead + clean.size, rate, rng)
@@ -305,19 +330,26 @@ def ours_for(params: dict[str, Any]) -> Denoiser:
 _WORKER_CASES: list[Case] = []
 
 
-def _score_alternative(job: tuple[tuple, tuple, int, dict[str, Any]]) -> np.ndarray:
-    clips, snrs, seed, params = job
+def _score_alternative(job: tuple[tuple, tuple, int, float | None, dict[str, Any]]) -> np.ndarray:
+    clips, snrs, seed, reverb, params = job
     if not _WORKER_CASES:
-        _WORKER_CASES.extend(make_cases(clips, snrs, seed=seed))
+        _WORKER_CASES.extend(make_cases(clips, snrs, seed=seed, reverb_drr_db=reverb))
     return score(_WORKER_CASES, ours_for(params))
 
 
-def compare(clips: tuple, snrs: tuple, base: np.ndarray, reference: np.ndarray, seed: int = 1) -> None:
+def compare(
+    clips: tuple,
+    snrs: tuple,
+    base: np.ndarray,
+    reference: np.ndarray,
+    seed: int = 1,
+    reverb: float | None = None,
+) -> None:
     """Score :data:`ALTERNATIVES` (two processes) and print them beside the defaults."""
     from concurrent.futures import ProcessPoolExecutor
 
     print("\nAlternatives: mean improvement over the noisy input, and over noisereduce")
-    jobs = [(clips, snrs, seed, params) for params in ALTERNATIVES.values()]
+    jobs = [(clips, snrs, seed, reverb, params) for params in ALTERNATIVES.values()]
     with ProcessPoolExecutor(2) as pool:
         for label, got in zip(ALTERNATIVES, pool.map(_score_alternative, jobs), strict=True):
             d_base, d_ref = (got - base).mean(axis=0), (got - reference).mean(axis=0)
@@ -338,6 +370,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-speed", action="store_true", help="skip the speed comparison")
     parser.add_argument(
+        "--reverb",
+        type=float,
+        metavar="DRR_DB",
+        help="put the talkers in a room (RT60 0.4 s) with this direct-to-reverberant ratio, e.g. 6",
+    )
+    parser.add_argument(
         "--held-out",
         action="store_true",
         help="score on clips the defaults were not chosen on (other voices, sentences, rates, noise draws)",
@@ -350,12 +388,13 @@ def main(argv: list[str] | None = None) -> None:
     seed = 1
     if args.held_out:
         clips, seed = HELD_OUT_CLIPS, HELD_OUT_SEED
-    cases = make_cases(clips, snrs, seed=seed)
+    cases = make_cases(clips, snrs, seed=seed, reverb_drr_db=args.reverb)
     names = ", ".join(sorted({c.clip for c in cases}))
     print(
         f"{len(cases)} mixtures: {len(clips)} clips ({names}) x {len(NOISES)} noises"
         f" x SNR {', '.join(map(str, snrs))} dB, {LEAD_IN_S:g} s noise-only lead-in"
         + (" (held-out set)" if args.held_out else "")
+        + (f", in a room: RT60 0.4 s, DRR {args.reverb:g} dB" if args.reverb is not None else "")
     )
     print(
         f"ours = SpectralSubtraction({', '.join(f'{k}={v!r}' for k, v in params.items())}); "
@@ -375,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ours - noisereduce: SI-SDR {diff[0]:+.2f} dB, STOI {diff[1]:+.3f}")
 
     if args.compare:
-        compare(clips, snrs, base, results["noisereduce"], seed)
+        compare(clips, snrs, base, results["noisereduce"], seed, args.reverb)
 
     if not args.no_speed:
         seconds = 20.0 if args.quick else 60.0
