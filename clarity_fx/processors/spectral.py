@@ -320,6 +320,18 @@ def _tsnr_gain(xi, gamma, method, table):
     return gk
 
 
+def _periodogram(spectra, m, r, rows, x2):
+    """``x2 = |X|²`` of frame ``m``, averaged over the channels that share gain row ``r`` (numba)."""
+    channels, _, bins = spectra.shape
+    share = 1.0 / (channels // rows)
+    x2[:] = 0.0
+    for c in range(channels):
+        if rows == 1 or c == r:
+            for k in range(bins):
+                v = spectra[c, m, k]
+                x2[k] += share * (v.real * v.real + v.imag * v.imag)
+
+
 def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset, iset, table):
     """Compute the gains ``G[r, m, k]`` and apply them to ``spectra`` in place (numba).
 
@@ -346,26 +358,22 @@ def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset
     frames = all_frames - ahead
     x2 = np.empty(bins)
     row = np.empty(bins)
-    share = 1.0 / (channels // rows)
     if ahead:
         # First pass: the decision-directed ξ and the TSNR ξ₂ of every frame, look-ahead included
         # (the profile is fixed, so the noise does not change from frame to frame).
         xi2_all = np.empty((rows, all_frames, bins))
         gamma_all = np.empty((rows, all_frames, bins))
+        inv_lam = np.empty(bins)
         for r in range(rows):
             a2 = prev_a2[r].copy()
+            for k in range(bins):
+                inv_lam[k] = 1.0 / max(alpha * noise[0, r, k], 1e-30)
             for m in range(all_frames):
-                x2[:] = 0.0
-                for c in range(channels):
-                    if rows == 1 or c == r:
-                        for k in range(bins):
-                            v = spectra[c, m, k]
-                            x2[k] += share * (v.real * v.real + v.imag * v.imag)
+                _periodogram(spectra, m, r, rows, x2)
                 xi2, gam = xi2_all[r, m], gamma_all[r, m]
                 for k in range(bins):
-                    lam = max(alpha * noise[0, r, k], 1e-30)
-                    gamma = x2[k] / lam
-                    xi = max(a_dd * a2[k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0), beta)
+                    gamma = x2[k] * inv_lam[k]
+                    xi = max(a_dd * a2[k] * inv_lam[k] + (1.0 - a_dd) * max(gamma - 1.0, 0.0), beta)
                     gk = xi / (1.0 + xi)
                     if method == 2:  # (the branch is hoisted out of the loop by the compiler)
                         gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
@@ -392,13 +400,7 @@ def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset
                         gk = _tsnr_gain(0.5 * (now[k] + nxt[k]), gam[k], method, table)
                         g[k] = _tsnr_gain(max(gk * gk * gam[k], beta), gam[k], method, table)
             else:
-                # Periodogram |X|², averaged over the channels that share this gain row.
-                x2[:] = 0.0
-                for c in range(channels):
-                    if rows == 1 or c == r:
-                        for k in range(bins):
-                            v = spectra[c, m, k]
-                            x2[k] += share * (v.real * v.real + v.imag * v.imag)
+                _periodogram(spectra, m, r, rows, x2)
                 if adaptive and seen < warmup:
                     # These frames overlap the zeros before the stream: start afresh on each.
                     for k in range(bins):
@@ -524,6 +526,7 @@ def _kernel() -> Any:
         # The kernel calls _lsa_factor through this module's globals: compile it first.
         globals()["_lsa_factor"] = numba.njit(cache=True, nogil=True)(_lsa_factor)
         globals()["_tsnr_gain"] = numba.njit(cache=True, nogil=True, fastmath=True)(_tsnr_gain)
+        globals()["_periodogram"] = numba.njit(cache=True, nogil=True, fastmath=True)(_periodogram)
         _OLA = numba.njit(cache=True, nogil=True, fastmath=True)(_overlap_add)
         _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True)(_gain_kernel)
     return _KERNEL
