@@ -374,12 +374,15 @@ def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset
                 for k in range(bins):
                     gamma = x2[k] * inv_lam[k]
                     xi = max(a_dd * a2[k] * inv_lam[k] + (1.0 - a_dd) * max(gamma - 1.0, 0.0), beta)
-                    gk = xi / (1.0 + xi)
-                    if method == 2:  # (the branch is hoisted out of the loop by the compiler)
-                        gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
-                    a2[k] = gk * gk * x2[k]
-                    xi2[k] = max(gk * gk * gamma, beta)
                     gam[k] = gamma
+                    xi2[k] = xi / (1.0 + xi)  # the Wiener gain G₁, for now
+                if method == 2:  # a loop of its own, so that the Wiener one vectorises
+                    for k in range(bins):  # G = ξ/(1+ξ)·exp(½E1(v)), v = ξγ/(1+ξ)
+                        xi2[k] = min(xi2[k] * _lsa_factor(xi2[k] * gam[k], table), 1.0)
+                for k in range(bins):
+                    gk = xi2[k]
+                    a2[k] = gk * gk * x2[k]
+                    xi2[k] = max(gk * gk * gam[k], beta)
                 if m == frames - 1:
                     prev_a2[r, :] = a2  # the state after the last frame that gets a gain
     for m in range(frames):
