@@ -19,6 +19,11 @@ Two pedalboard behaviours are handled here:
   ``MIN_DIRECT_BLOCK`` and at most ``buffer_size``; else ``buffer_size``),
   buffered here. That buffering only
   delays when samples come out, never which samples come out.
+
+One more is worked around: ``pedalboard.MP3Compressor`` returns other samples
+at some block sizes (about 1 in 15 between 256 and 8192, e.g. 1213, 1613 or
+4612; 1024, 1500 and 8192 agree), so a stage that holds one is always fed
+``buffer_size`` blocks, as a whole-buffer call is.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ __all__ = ["Chain", "Mix", "is_native", "as_stage"]
 
 #: A first chunk at least this long sets a native stage's block size (else buffer_size does).
 MIN_DIRECT_BLOCK = 1024
+#: Natives whose output depends on the block size they are fed (pedalboard's own behaviour):
+#: a stage holding one always uses ``buffer_size`` blocks, whatever the first chunk.
+BLOCK_SIZE_SENSITIVE = (pedalboard.MP3Compressor,)
 #: Give up draining a native plugin after this many blocks of silence.
 MAX_DRAIN_BLOCKS = 256
 
@@ -86,6 +94,10 @@ class NativeStage(Plugin):
         self._pending_len = 0
         self._size: int | None = None  # blocks fed to the plugin: fixed for the whole stream
 
+    def _block_size_sensitive(self) -> bool:
+        plugins = self.plugin if isinstance(self.plugin, pedalboard.Pedalboard) else [self.plugin]
+        return any(isinstance(p, BLOCK_SIZE_SENSITIVE) for p in plugins)
+
     def _call(self, block: np.ndarray, rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         """Process, feeding mono to a stereo-only plugin (a common VST3) as two equal channels."""
         if block.shape[0] == 1 and getattr(self, "_mono_as_stereo", False):
@@ -108,7 +120,8 @@ class NativeStage(Plugin):
             # The stream's block size is fixed by its first chunk when that is a sensible size:
             # chunks of that size then pass straight through, with no copying.
             first, limit = audio.shape[1], self._stream["block"]
-            self._size = first if MIN_DIRECT_BLOCK <= first <= limit else limit
+            direct = MIN_DIRECT_BLOCK <= first <= limit and not self._block_size_sensitive()
+            self._size = first if direct else limit
         size = self._size
         if audio.shape[1]:
             self._pending.append(audio)

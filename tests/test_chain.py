@@ -130,3 +130,16 @@ def test_invalid_parameter_raises_when_set():
         d.delay_samples = -1
     with pytest.raises(ValueError, match="did you mean"):
         Delay(delay_sample=3)
+
+
+@pytest.mark.parametrize("first", [1213, 1613, 4612])
+def test_mp3_compressor_streams_like_the_whole_call_at_any_first_chunk(first):
+    # pedalboard's MP3Compressor returns other samples at some block sizes (these three among
+    # them); the stage must not take such a first chunk as its block size.
+    x = noise(2, 0.5)
+    assert np.abs(pedalboard.Pedalboard([pedalboard.MP3Compressor()])(x, SR, buffer_size=first)
+                  - pedalboard.Pedalboard([pedalboard.MP3Compressor()])(x, SR)).max() > 1e-3
+    for items in ([pedalboard.MP3Compressor()], [pedalboard.Gain(-3), pedalboard.MP3Compressor()]):
+        chain = cfx.Chain(items)
+        whole = chain.process(x, SR)
+        np.testing.assert_allclose(stream(chain, x, [first, 3000]), whole, atol=1e-6)
