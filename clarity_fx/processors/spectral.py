@@ -682,19 +682,19 @@ class SpectralSubtraction(Plugin):
     room (``--reverb 6``: RT60 0.4 s, direct-to-reverberant ratio 6 dB) the
     margin shrinks to +3.69 dB on the benchmark clips and +5.63 dB on the
     held-out ones (STOI +0.007, +0.012): the gain attenuates the weak
-    reverberant tails as if they were noise. Ideas measured and
-    rejected, with ``benchmarks/denoise_variants.py`` (benchmark / held-out,
-    against these defaults without look-ahead): a third TSNR step alone
-    +0.05/+0.08 dB; look-ahead as here +0.15/+0.18 dB; the larger of a
-    forward and a backward recursion +0.18/+0.21 dB (needs the whole file);
-    speech-presence-weighted gain −0.13/−0.15 dB; SPP noise tracking from the
+    reverberant tails as if they were noise. Ideas measured with
+    ``benchmarks/denoise_variants.py`` (benchmark / held-out, against these
+    defaults without look-ahead): look-ahead as here +0.15/+0.18 dB
+    (adopted); a third TSNR step alone +0.05/+0.08 dB; the larger of a
+    forward and a backward recursion +0.18/+0.21 dB (not adopted: it needs
+    the whole file, so it cannot stream). Rejected: speech-presence-weighted
+    gain −0.13/−0.15 dB; SPP noise tracking from the
     profile (Gerkmann & Hendriks 2012) −0.81 to −1.64 dB; harmonic
     regeneration (HRNR) −0.58/−0.75 dB; a noise profile smoothed over 3 or 5
     bins −0.16 to −0.40 dB; and (``bench_denoise.py --set``) 96 ms frames
-    +0.01 dB, 128 ms −0.07 dB. Speed: 60 s
-    of stereo 48 kHz in 0.09 to 0.10 s (600× realtime), 11.9× faster than
-    noisereduce's stationary mode in the same run (12 to 15× in isolated
-    runs; 2 cores).
+    +0.01 dB, 128 ms −0.07 dB. Speed: 60 s of stereo 48 kHz in 0.094 s (636×
+    realtime), 12.8× faster than noisereduce's stationary mode in the same
+    run (2 cores; three threads: analysis, gains, synthesis).
 
     **Latency and streaming.** The output is delayed by L = ``n_fft − 1``
     samples, ``n_fft − 1 + hop`` with ``lookahead`` (the base class removes
