@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -549,9 +550,16 @@ def presets_export(
     typer.echo(str(output), err=True)
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: Any = None, line: str | None = None) -> None:
+    """Show a warning as ``clarity: warning: ...``, without the source line under it."""
+    typer.echo(f"clarity: warning: {message}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
     code: int | str | None = 0
+    warnings.showwarning = _one_line_warning
     try:
         app(args=argv)
     except SystemExit as done:

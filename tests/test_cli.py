@@ -252,3 +252,18 @@ def test_speed_text_keeps_a_decimal_below_ten():
     assert speed_text(0.26) == "0.3x realtime"
     assert speed_text(4.26) == "4.3x realtime"
     assert speed_text(137.4) == "137x realtime"
+
+
+def test_warnings_are_one_line(tmp_path):
+    source = tmp_path / "short.wav"
+    sf.write(source, (0.01 * np.random.default_rng(0).standard_normal(24000)).astype(np.float32), 48000)
+    done = subprocess.run(
+        [*clarity_command(), "apply", "vocal-clarity", str(source), "-o", str(tmp_path / "out.wav"),
+         "--set", "0.noise_start_s=5"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    warning = [line for line in done.stderr.splitlines() if "noise region" in line]
+    assert len(warning) == 1
+    assert warning[0].startswith("clarity: warning: SpectralSubtraction: the noise region")
+    assert "UserWarning" not in done.stderr and ".py:" not in done.stderr

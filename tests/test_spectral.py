@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import soundfile as sf
+from scipy.signal import lfilter
 from scipy.special import exp1
 
 from clarity_fx.errors import AudioFileError, ClarityError, ParameterError
@@ -215,7 +216,10 @@ def test_lsa_table_matches_exp1():
     [
         {},
         {"adaptive": True},
-        {"noise_start_s": 0.5, "noise_end_s": 1.25},
+        pytest.param(  # the region takes in the tone's start: the processor warns, rightly
+            {"noise_start_s": 0.5, "noise_end_s": 1.25},
+            marks=pytest.mark.filterwarnings("ignore:SpectralSubtraction. the noise region"),
+        ),
         {"method": "mmse_lsa", "time_smoothing_ms": 20, "freq_smoothing_hz": 200},
     ],
 )
@@ -282,6 +286,32 @@ def test_region_outside_audio_warns_and_passes_through():
     with pytest.warns(UserWarning, match="outside the audio"):
         y = SpectralSubtraction(noise_start_s=5.0).process(x, SR)
     assert np.abs(y - x).max() <= 1e-5  # a zero noise profile removes nothing
+
+
+def test_unsteady_noise_region_warns_steady_ones_do_not(recwarn):
+    rng = np.random.default_rng(3)
+    t = np.arange(SR) / SR
+    pole = math.exp(-2 * math.pi * 40 / SR)
+    steady = {
+        "white": white(SR, 2, seed=11),
+        # Rumble: white noise through a one-pole low-pass at 40 Hz.
+        "rumble": lfilter([1.0], [1.0, -pole], rng.standard_normal((1, SR))) * 1e-3,
+        "hum": 0.05 * np.sin(2 * np.pi * 50 * t)[None] + white(SR, 1, seed=12, level=0.002),
+        "slowly wandering": white(SR, 1, seed=13) * (1 + 0.4 * np.sin(2 * np.pi * 0.3 * t)),
+    }
+    for name, region in steady.items():
+        assert spectral.region_unsteadiness_db(region, SR) < spectral.UNSTEADY_REGION_DB, name
+    # Syllable-like 120 ms tone bursts, 15 dB above the noise, in the first second.
+    bursts = white(2 * SR, 1, seed=14, level=0.01)
+    for start in (0.1, 0.45, 0.8):
+        i = int(start * SR)
+        bursts[0, i : i + int(0.12 * SR)] += 0.056 * np.sin(2 * np.pi * 220 * t[: int(0.12 * SR)])
+    assert spectral.region_unsteadiness_db(bursts[:, :SR], SR) > spectral.UNSTEADY_REGION_DB
+    recwarn.clear()
+    SpectralSubtraction().process(steady["white"], SR)
+    assert not [w for w in recwarn if "not steady" in str(w.message)]
+    with pytest.warns(UserWarning, match=r"noise region 0-1 s is not steady .* noise_clip"):
+        SpectralSubtraction().process(bursts, SR)
 
 
 # --------------------------------------------------------------------------- how much it removes
