@@ -32,7 +32,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pedalboard as pb
@@ -96,6 +98,11 @@ def speed(ref: float, ours: float) -> str:
     return f"{ref / ours:.2f}x"
 
 
+def speed_rows(timings: dict, ratios: Callable[[Any], tuple[str, str]]) -> list[list[str]]:
+    """Table rows: name, wall seconds, × realtime, then the wall and CPU ratios ``ratios(t)`` gives."""
+    return [[name, f"{t.wall:.4f}", f"{SECONDS / t.wall:.0f}", *ratios(t)] for name, t in timings.items()]
+
+
 # --------------------------------------------------------------------------- 1. compressor
 def bench_compressor() -> None:
     rng = np.random.default_rng(1)
@@ -112,17 +119,7 @@ def bench_compressor() -> None:
         {k: (lambda p=p: p.process(x, SAMPLE_RATE)) for k, p in plugins.items()}, REPEAT
     )
     ref = timings["pedalboard.Compressor"]
-    rows = []
-    for name, t in timings.items():
-        rows.append(
-            [
-                name,
-                f"{t.wall:.4f}",
-                f"{SECONDS / t.wall:.0f}",
-                speed(ref.wall, t.wall),
-                speed(ref.cpu, t.cpu),
-            ]
-        )
+    rows = speed_rows(timings, lambda t: (speed(ref.wall, t.wall), speed(ref.cpu, t.cpu)))
     print(
         f"\n1. Compressor, {SECONDS:.0f} s stereo {SAMPLE_RATE} Hz noise (σ 0.3), one process call"
     )
@@ -164,17 +161,7 @@ def bench_limiter() -> None:
             {k: (lambda p=p, x=x: p.process(x, SAMPLE_RATE)) for k, p in plugins.items()}, REPEAT
         )
         ours = timings["TruePeakLimiter (50 ms, 1.5 ms)"]
-        rows = []
-        for name, t in timings.items():
-            rows.append(
-                [
-                    name,
-                    f"{t.wall:.4f}",
-                    f"{SECONDS / t.wall:.0f}",
-                    speed(t.wall, ours.wall),
-                    speed(t.cpu, ours.cpu),
-                ]
-            )
+        rows = speed_rows(timings, lambda t, ours=ours: (speed(t.wall, ours.wall), speed(t.cpu, ours.cpu)))
         print(f"\n2b. Limiter speed, {SECONDS:.0f} s stereo {SAMPLE_RATE} Hz, {sig_name}")
         print_table(
             ["plugin", "seconds", "x realtime", "ours faster (wall)", "ours faster (cpu)"], rows

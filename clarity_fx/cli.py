@@ -559,7 +559,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
     code: int | str | None = 0
-    warnings.showwarning = _one_line_warning
+    shown, warnings.showwarning = warnings.showwarning, _one_line_warning
     try:
         app(args=argv)
     except SystemExit as done:
@@ -572,6 +572,8 @@ def main(argv: list[str] | None = None) -> None:
         code = 131  # reported; becomes 130 below without a second message
     except KeyboardInterrupt:
         code = 130
+    finally:
+        warnings.showwarning = shown
     if isinstance(code, str):
         typer.echo(code, err=True)
         code = 1

@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["Param", "Plugin", "StreamState", "as_channels_first", "restore_layout"]
+__all__ = ["Param", "Plugin", "StreamState", "as_channels_first", "frequency_param", "restore_layout"]
 
 
 # --------------------------------------------------------------------------- parameters
@@ -256,6 +256,21 @@ def _check_block_size(buffer_size: int) -> int:
     if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
         raise ParameterError(f"buffer_size must be a positive whole number, not {buffer_size!r}")
     return int(buffer_size)
+
+
+def frequency_param(help: str) -> Param:
+    """An optional frequency parameter: Hz, above 0, ``None`` until set.
+
+    Parameters
+    ----------
+    help : str
+        One line for ``clarity plugins`` and the schema.
+
+    Returns
+    -------
+    Param
+    """
+    return Param(None, unit="Hz", minimum=0.0, exclusive_minimum=True, nullable=True, help=help)
 
 
 # --------------------------------------------------------------------------- the base class

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..errors import ParameterError
-from ..plugin import Param, Plugin, StreamState
+from ..plugin import Param, Plugin, StreamState, frequency_param
 from .butterworth import check_frequencies, stream_sos
 from .fft_filter import FFTFilter
 
@@ -227,30 +227,9 @@ class AnalyticFilter(Plugin):
     """
 
     kind = Param("lowpass", kind=str, choices=KINDS, help="Response type.")
-    cutoff_hz = Param(
-        None,
-        unit="Hz",
-        minimum=0.0,
-        exclusive_minimum=True,
-        nullable=True,
-        help="Corner frequency f_c of a lowpass or highpass.",
-    )
-    low_hz = Param(
-        None,
-        unit="Hz",
-        minimum=0.0,
-        exclusive_minimum=True,
-        nullable=True,
-        help="Corner of the high-pass stage of a bandpass.",
-    )
-    high_hz = Param(
-        None,
-        unit="Hz",
-        minimum=0.0,
-        exclusive_minimum=True,
-        nullable=True,
-        help="Corner of the low-pass stage of a bandpass.",
-    )
+    cutoff_hz = frequency_param("Corner frequency f_c of a lowpass or highpass.")
+    low_hz = frequency_param("Corner of the high-pass stage of a bandpass.")
+    high_hz = frequency_param("Corner of the low-pass stage of a bandpass.")
     order = Param(1, kind=int, minimum=1, maximum=8, help="Number of cascaded identical stages.")
     mode = Param(
         "iir", kind=str, choices=MODES, help="iir: matched causal biquads; fft: exact H(f)."

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import ParameterError
-from ..plugin import Param, Plugin, StreamState
+from ..plugin import Param, Plugin, StreamState, frequency_param
 
 __all__ = ["ButterworthFilter", "check_frequencies", "sosfilt_stream", "stream_sos"]
 
@@ -150,30 +150,9 @@ class ButterworthFilter(Plugin):
     """
 
     kind = Param("lowpass", kind=str, choices=KINDS, help="Response type.")
-    cutoff_hz = Param(
-        None,
-        unit="Hz",
-        minimum=0.0,
-        exclusive_minimum=True,
-        nullable=True,
-        help="-3 dB frequency of a lowpass or highpass.",
-    )
-    low_hz = Param(
-        None,
-        unit="Hz",
-        minimum=0.0,
-        exclusive_minimum=True,
-        nullable=True,
-        help="Lower -3 dB edge of a bandpass or bandstop.",
-    )
-    high_hz = Param(
-        None,
-        unit="Hz",
-        minimum=0.0,
-        exclusive_minimum=True,
-        nullable=True,
-        help="Upper -3 dB edge of a bandpass or bandstop.",
-    )
+    cutoff_hz = frequency_param("-3 dB frequency of a lowpass or highpass.")
+    low_hz = frequency_param("Lower -3 dB edge of a bandpass or bandstop.")
+    high_hz = frequency_param("Upper -3 dB edge of a bandpass or bandstop.")
     order = Param(
         4, kind=int, minimum=1, maximum=24, help="Butterworth order N (band kinds have 2N poles)."
     )
