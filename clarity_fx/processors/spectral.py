@@ -467,6 +467,8 @@ def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset
                 elif method == 1:
                     # Wiener on the decision-directed ξ (Ephraim & Malah 1984, eq. 51); with TSNR
                     # (Plapous et al. 2006) ξ is then re-estimated from this frame's estimate.
+                    # (A loop apart from LSA's: one loop through _tsnr_gain measured 25 % slower,
+                    # as the call keeps the Wiener arithmetic from vectorising.)
                     for k in range(bins):
                         lam = max(alpha * noise[0, r, k], 1e-30)
                         gamma = x2[k] / lam
