@@ -46,10 +46,21 @@ MAX_ALIASES = 64
 #: written out holds far fewer; 60 nested aliases can otherwise make 10**8).
 MAX_NODES = 200_000
 #: Shipped presets: the repository's presets/ folder, else the copy inside the package.
-SHIPPED_DIRS = (
-    Path(__file__).resolve().parent.parent / "presets",
-    Path(__file__).resolve().parent / "presets",
-)
+def _shipped_dir() -> Path:
+    """The presets shipped inside the package (``clarity_fx/presets``).
+
+    In the source tree ``clarity_fx/presets`` is a link to the top-level
+    ``presets/`` folder, the one source the wheel is built from; an installed
+    package holds a copy. Read through :mod:`importlib.resources`, so a
+    regular install (pip, pipx, a wheel) finds them as an editable one does.
+    """
+    from importlib.resources import files
+
+    return Path(str(files("clarity_fx") / "presets"))
+
+
+#: Folders of shipped presets (one: the package's own).
+SHIPPED_DIRS = (_shipped_dir(),)
 
 
 class _Located(dict):
