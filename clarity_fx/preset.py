@@ -19,8 +19,10 @@ limit (no "billion laughs").
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
+import re
 import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +79,42 @@ class _SafeLineLoader(yaml.SafeLoader):
     """SafeLoader (no Python tags, no code) whose mappings and lists carry line numbers."""
 
 
+# Numbers as a user means them (YAML 1.2's core schema), not YAML 1.1's: ``1e9`` and ``1e-30`` are
+# numbers (1.1 wants a dot), ``-1:30`` is text, not the base-60 number -90, and ``010`` is ten.
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_SafeLineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeLineLoader.add_implicit_resolver(
+    _INT_TAG, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0o[0-7_]+)$"), list("-+0123456789")
+)
+_SafeLineLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"),
+)
+
+
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping names the same key twice (YAML says keys are unique; PyYAML keeps the last)."""
+
+
 def _construct_mapping(loader: _SafeLineLoader, node: yaml.MappingNode) -> _Located:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            is_new = key not in seen
+        except TypeError:  # an unhashable key: construct_mapping refuses it below
+            continue
+        if not is_new:
+            raise _DuplicateKey(problem=f"duplicate key {_short(key)}; keep one of them",
+                                problem_mark=key_node.start_mark)
+        seen.add(key)
     mapping = _Located(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
     return mapping
@@ -184,6 +221,8 @@ def _safe_load(text: str, source: str) -> Any:
             return None
         _check_size(node, source)
         return loader.construct_document(node)
+    except _DuplicateKey as err:
+        raise PresetError(f"{source}:{err.problem_mark.line + 1}: {err.problem}") from None
     except yaml.constructor.ConstructorError as err:
         # e.g. !!python/object/apply: the safe loader refuses every tag that is not plain data.
         mark = err.problem_mark or err.context_mark
@@ -256,8 +295,9 @@ def parse_preset(text: str, source: str = "<preset>") -> Preset:
     if not isinstance(chain, list):
         raise PresetError(f"{_where(source, data)}: 'chain' must be a list of processors")
     rate = data.get("sample_rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0):
-        raise PresetError(f"{_where(source, data)}: sample_rate must be a positive number of Hz")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                             or not math.isfinite(rate) or rate <= 0):
+        raise PresetError(f"{_where(source, data)}: sample_rate must be a positive number of Hz (finite)")
     name = data.get("name", Path(source).stem)
     preset = Preset(str(name), str(data.get("description", "")), chain, rate, source, data)
     _validate_items(chain, source)
@@ -320,10 +360,15 @@ def _validate_items(items: list[Any], source: str) -> None:
         if kind == "vst3":
             _vst3_args(params, where, load=False, source=source)
             continue
-        _wrap(_build_processor(kind, params, where, source), extras, where)
+        _wrap(_build_processor(kind, params, where, source, load=False), extras, where)
 
 
-def _build_processor(kind: str, params: Any, where: str, source: str) -> Any:
+def _build_processor(kind: str, params: Any, where: str, source: str, load: bool = True) -> Any:
+    """Build one processor. With ``load=False`` (validation) a key chain is validated, not built.
+
+    Each nested chain is visited once, validated or built, never both: validation stays linear
+    in the preset's size however deep ``key:`` chains nest.
+    """
     try:
         processor_type = get_type(kind)
     except ParameterError as err:
@@ -337,8 +382,11 @@ def _build_processor(kind: str, params: Any, where: str, source: str) -> Any:
             params[name] = str(_resolve_path(value, source))  # e.g. an impulse response file
         elif (spec is not None and spec["type"] == "object" and isinstance(value, list) and value
               and all(isinstance(v, dict) for v in value)):
-            _validate_items(value, source)
-            params[name] = build_chain(value, source)  # e.g. a compressor's sidechain key
+            if load:
+                params[name] = build_chain(value, source)  # e.g. a compressor's sidechain key
+            else:
+                _validate_items(value, source)
+                params[name] = build_chain([], source)  # its items were checked just above
     try:
         return processor_type.build(params)
     except (ParameterError, TypeError, ValueError) as err:
@@ -553,10 +601,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> None:
             raise PresetError(f"--set {text!r}: write STAGE.PARAM=VALUE, e.g. --set compressor.ratio=4")
         lhs, raw = text.split("=", 1)
         selector, param = lhs.rsplit(".", 1)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise PresetError(f"--set {text!r}: cannot read the value {raw!r}") from None
+        value = _safe_load(raw, f"--set {text!r}")  # numbers read as in a preset file
         item = _select(preset, selector, f"--set {text!r}")
         kind, params, _ = _split_item(item, preset.source)
         if kind in ("mix",):

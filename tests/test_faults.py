@@ -39,6 +39,7 @@ import test_batch
 import yaml
 
 from clarity_fx.batching import partial_files
+from clarity_fx.errors import ClarityError
 
 vst3_bundles = test_batch.vst3_bundles  # the session fixture, visible here
 TESTS = Path(__file__).resolve().parent
@@ -569,3 +570,82 @@ def test_fuzz_presets_and_audio_inputs_only_raise_clarity_errors():
     if report.bugs:
         pytest.xfail("; ".join(KNOWN_FUZZ_FINDINGS[sign] for sign in KNOWN_FUZZ_FINDINGS
                                if any(sign in bug[2] for bug in report.bugs)))
+
+
+# --------------------------------------------------------------------------- presets (#13: 10, 14, 20)
+def _nested_keys(depth: int) -> str:
+    inner = "[]"
+    for _ in range(depth):
+        inner = "[{hard_knee_compressor: {threshold_db: -20, key: " + inner + "}}]"
+    return f"name: deep\ndescription: nested keys\nchain: {inner}\n"
+
+
+def test_nested_key_chains_validate_in_linear_time(tmp_path):
+    """Depth 60 (3 KB) took forever: each level was validated and then built again (2^depth)."""
+    preset = tmp_path / "deep.yaml"
+    preset.write_text(_nested_keys(60))
+    user = tmp_path / "config" / "clarity-fx" / "presets"
+    user.mkdir(parents=True)
+    (user / "deep.yaml").write_text(_nested_keys(60))
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    started = time.monotonic()
+    for args in (["presets", "validate", str(preset)], ["presets", "list"]):
+        done = subprocess.run(clarity_argv(*args), capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "deep" in done.stdout
+    assert time.monotonic() - started < 30
+    from clarity_fx.preset import parse_preset
+
+    times = []
+    for depth in (15, 30, 60):
+        started = time.perf_counter()
+        parse_preset(_nested_keys(depth)).build()
+        times.append(time.perf_counter() - started)
+    assert times[2] < 0.5 and times[2] < 8 * max(times[0], 1e-3)  # linear: 4x the depth costs ~4x, not 2^45x
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("1e9", 1e9), ("1e-30", 1e-30), ("-2.5e1", -25.0), ("010", 10), ("0x10", 16), (".5", 0.5),
+])
+def test_preset_numbers_are_read_as_a_user_means_them(text, expect):
+    from clarity_fx.preset import parse_preset
+
+    preset = parse_preset(f"name: n\nchain:\n  - gain: {{gain_db: {text}}}\n", "n.yaml")
+    assert preset.chain_spec[0]["gain"]["gain_db"] == expect
+
+
+def test_preset_numbers_beyond_range_and_text_are_refused_as_such():
+    from clarity_fx.preset import parse_preset
+
+    with pytest.raises(ClarityError, match=r"n.yaml:3: .*threshold_db must be a finite number"):
+        parse_preset("name: n\nchain:\n  - hard_knee_compressor: {threshold_db: 1e999}\n", "n.yaml")
+    # YAML 1.1 read -1:30 as the base-60 number -90 and applied it silently
+    with pytest.raises(ClarityError, match=r"n.yaml:3: .*must be a number, not '-1:30'"):
+        parse_preset("name: n\nchain:\n  - hard_knee_compressor: {threshold_db: -1:30}\n", "n.yaml")
+
+
+@pytest.mark.parametrize("text, line", [
+    ("name: n\nchain:\n  - gain: {gain_db: -3, gain_db: 40}\n", 3),
+    ("name: n\nchain: []\nchain:\n  - gain: {gain_db: 40}\n", 3),
+    ("name: n\nchain:\n  - gain:\n      gain_db: -3\n      gain_db: 40\n", 5),
+])
+def test_duplicate_keys_are_refused_with_file_and_line(text, line):
+    from clarity_fx.preset import parse_preset
+
+    with pytest.raises(ClarityError, match=rf"^n.yaml:{line}: duplicate key '\w+'; keep one of them$"):
+        parse_preset(text, "n.yaml")
+
+
+def test_set_reads_numbers_like_the_file(tmp_path):
+    from clarity_fx.preset import load_preset_spec
+
+    preset = write_preset(tmp_path / "p.yaml", [{"hard_knee_compressor": {"threshold_db": -20}}])
+    spec = load_preset_spec(preset, ["compressor.threshold_db=-1e1"])
+    assert spec.chain_spec[0]["hard_knee_compressor"]["threshold_db"] == -10.0
+
+
+def test_sample_rate_nan_is_refused_by_validation():
+    from clarity_fx.preset import parse_preset
+
+    with pytest.raises(ClarityError, match=r"n.yaml:1: sample_rate must be a positive number"):
+        parse_preset("name: n\nsample_rate: .nan\nchain: []\n", "n.yaml")
