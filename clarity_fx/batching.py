@@ -322,6 +322,9 @@ def _expand(text: str, out_dir: Path | None) -> tuple[list[tuple[Path, Path]], s
         except OSError as err:
             return [], f"{path}: cannot list the folder ({err.strerror})"
         if not matches:
+            if out_dir is not None and _within(path, out_dir) and any(
+                    p.suffix.lower() in audio_extensions() for p in path.iterdir()):
+                return [], f"{path} is inside the output folder; choose another --out-dir"
             return [], f"no audio files in {path}"
         return [(m, m.relative_to(path)) for m in matches], None
     # A file named on the command line is taken as given; render says what is wrong with it.
@@ -338,6 +341,12 @@ def _output_format(format: str | None) -> str | None:
         raise ClarityError(f"--format {format}: cannot write that; use one of "
                            + ", ".join(f.lstrip(".") for f in WRITE_FORMATS))
     return suffix
+
+
+def _check_suffix(suffix: str) -> None:
+    if any(sep and sep in suffix for sep in ("/", os.sep, os.altsep, "\0")):
+        raise ClarityError(f"--suffix {suffix!r} holds a path separator; a suffix is added to the file "
+                           "name (e.g. -clean), use --out-dir for another folder")
 
 
 def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
@@ -368,32 +377,42 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.Pat
     except OSError:
         out_resolved = None
     extension = _output_format(format)
+    _check_suffix(suffix)
     pairs: list[tuple[Path, Path]] = []
     problems: list[FileResult] = []
+    planned: list[tuple[Path, Path, Path]] = []  # (input, its resolved path, its relative path)
     seen_inputs: set[Path] = set()
-    writers: dict[Path, Path] = {}
     for text in inputs:
         found, problem = _expand(os.fspath(text), out_resolved)
         if problem:
             problems.append(FileResult(Path(os.fspath(text)), None, "failed", problem))
         for source, relative in found:
             key = source.resolve()
-            if key in seen_inputs:
-                continue
-            seen_inputs.add(key)
-            ext = extension or (relative.suffix.lower() if relative.suffix.lower() in WRITE_FORMATS
-                                else FALLBACK_FORMAT)
-            target = out_dir / relative.parent / f"{relative.stem}{suffix}{ext}"
-            resolved = target.resolve()
-            if resolved == key:
-                reason = f"{target} is the input file; use --suffix or another --out-dir"
-                problems.append(FileResult(source, target, "failed", reason))
-            elif resolved in writers:
-                reason = f"{target} would also be written from {writers[resolved]}; rename one of them"
-                problems.append(FileResult(source, target, "failed", reason))
-            else:
-                writers[resolved] = source
-                pairs.append((source, target))
+            if key not in seen_inputs:
+                seen_inputs.add(key)
+                planned.append((source, key, relative))
+    # Every input is known before any output is planned: no output may land on any input of the batch.
+    writers: dict[Path, Path] = {}
+    for source, key, relative in planned:
+        ext = extension or (relative.suffix.lower() if relative.suffix.lower() in WRITE_FORMATS
+                            else FALLBACK_FORMAT)
+        target = out_dir / relative.parent / f"{relative.stem}{suffix}{ext}"
+        resolved = target.resolve()
+        if out_resolved is not None and not resolved.is_relative_to(out_resolved):
+            reason = f"{target} would be written outside {out_dir}; use a plain --suffix"
+            problems.append(FileResult(source, target, "failed", reason))
+        elif resolved == key:
+            reason = f"{target} is the input file; use --suffix or another --out-dir"
+            problems.append(FileResult(source, target, "failed", reason))
+        elif resolved in seen_inputs:
+            reason = f"{target} is another input of this batch; use --suffix or another --out-dir"
+            problems.append(FileResult(source, target, "failed", reason))
+        elif resolved in writers:
+            reason = f"{target} would also be written from {writers[resolved]}; rename one of them"
+            problems.append(FileResult(source, target, "failed", reason))
+        else:
+            writers[resolved] = source
+            pairs.append((source, target))
     return pairs, problems
 
 
@@ -653,6 +672,7 @@ def batch(
         raise ClarityError(f"--timeout {timeout}: use a positive number of seconds")
     spec, text, source = preset_text(preset, overrides)
     out_path = Path(out_dir).expanduser()
+    _check_suffix(suffix)
     if scheduler is None:
         _prepare_out_dir(out_path)
     pairs, problems = plan_outputs(inputs, out_path, suffix=suffix, format=format)

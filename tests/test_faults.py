@@ -649,3 +649,42 @@ def test_sample_rate_nan_is_refused_by_validation():
 
     with pytest.raises(ClarityError, match=r"n.yaml:1: sample_rate must be a positive number"):
         parse_preset("name: n\nsample_rate: .nan\nchain: []\n", "n.yaml")
+
+
+# --------------------------------------------------------------------------- batch outputs (#13: 2, 3, 22)
+def _batch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    preset = write_preset(tmp_path / "gain.yaml", [{"gain": {"gain_db": -6}}])
+    return subprocess.run(clarity_argv("batch", str(preset), *args, "--no-progress", "--jobs", "1"),
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "COLUMNS": "250"})
+
+
+def test_batch_output_never_lands_on_another_input(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        wav(tmp_path / name / "take.wav", noise(SR // 4, seed=ord(name)))
+    before = {name: digest(tmp_path / name / "take.wav") for name in ("a", "b")}
+    done = _batch(tmp_path, "a/take.wav", "b/take.wav", "--out-dir", "b")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "another input of this batch" in done.stdout + done.stderr
+    assert {name: digest(tmp_path / name / "take.wav") for name in ("a", "b")} == before
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["take.wav"]
+
+
+def test_batch_suffix_cannot_leave_the_output_folder(tmp_path):
+    (tmp_path / "in").mkdir()
+    source = wav(tmp_path / "in" / "b.wav", noise(SR // 4))
+    wav(tmp_path / "in" / "a.wav", noise(SR // 4, seed=1))
+    before = digest(source)
+    done = _batch(tmp_path, "in/a.wav", "--out-dir", "out/x", "--suffix", "/../../in/b")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "path separator" in done.stderr
+    assert digest(source) == before and not (tmp_path / "out").exists()
+
+
+def test_batch_of_the_output_folder_says_so(tmp_path):
+    (tmp_path / "B").mkdir()
+    wav(tmp_path / "B" / "take.wav", noise(SR // 4))
+    done = _batch(tmp_path, "B", "--out-dir", "B")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "inside the output folder; choose another --out-dir" in done.stdout + done.stderr
