@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import glob
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -516,11 +517,70 @@ def _dask_client(scheduler: Any) -> tuple[Any, bool]:
         raise ClarityError("--scheduler needs Dask: pip install 'clarity-fx[dask]'") from None
     if isinstance(scheduler, Client):
         return scheduler, False
+    hint = "start one with 'dask scheduler' and workers with 'dask worker ADDRESS'"
+    if isinstance(scheduler, str):
+        _probe_scheduler(scheduler, hint)
+    made: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            made["client"] = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        except Exception as err:  # noqa: BLE001 - whatever the far end did, it is one line for the user
+            made["error"] = err
+
+    # distributed bounds the connection but not every step after it: bound the whole by a deadline.
+    worker = threading.Thread(target=connect, name="clarity-dask-connect", daemon=True)
+    worker.start()
+    worker.join(CONNECT_TIMEOUT_S + 5)
+    if "client" in made:
+        return made["client"], True
+    reason = _one_line(str(made["error"])) if "error" in made else f"no answer in {CONNECT_TIMEOUT_S} s"
+    raise ClarityError(f"cannot reach the Dask scheduler at {scheduler} ({reason}); {hint}")
+
+
+def _probe_scheduler(address: str, hint: str) -> None:
+    """Refuse, within ``CONNECT_TIMEOUT_S``, an address where no Dask scheduler answers.
+
+    A scheduler speaks first: on connect it sends its handshake, framed as an
+    8-byte little-endian total length, then an 8-byte frame count. A silent
+    listener or an HTTP server sends nothing; another protocol sends other bytes.
+    """
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme == "tls":
+        raise ClarityError(f"--scheduler {address}: tls:// needs Dask security settings; pass a configured "
+                           "distributed.Client from Python, or use a tcp:// address")
+    if scheme not in ("", "tcp"):
+        return  # other transports (ucx, inproc, ws): distributed judges them, under the deadline above
     try:
-        return Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False), True
-    except (OSError, TimeoutError, ValueError) as err:
-        raise ClarityError(f"cannot reach the Dask scheduler at {scheduler} ({_one_line(str(err))}); "
-                           "start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
+        parts = urlsplit(f"tcp://{rest}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise ClarityError(f"--scheduler {address}: write it as tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786")
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as sock:
+            head = b""
+            while len(head) < 16:
+                sock.settimeout(max(deadline - time.monotonic(), 0.01))
+                chunk = sock.recv(16 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise ClarityError(f"cannot reach the Dask scheduler at {address} (no answer in "
+                           f"{CONNECT_TIMEOUT_S} s: is it a Dask scheduler's port?); {hint}") from None
+    except OSError as err:
+        raise ClarityError(f"cannot reach the Dask scheduler at {address} ({err.strerror or err}); "
+                           f"{hint}") from None
+    total, frames = struct.unpack("<QQ", head) if len(head) == 16 else (0, 0)
+    if not (16 <= total < 1 << 24 and 1 <= frames <= 64):
+        raise ClarityError(f"{address} answered, but not as a Dask scheduler; check the port ({hint})")
 
 
 def _run_dask(tasks: list[Task], scheduler: Any, isolate: bool, timeout: float | None

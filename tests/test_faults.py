@@ -685,3 +685,71 @@ def test_batch_of_the_output_folder_says_so(tmp_path):
     done = _batch(tmp_path, "B", "--out-dir", "B")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "inside the output folder; choose another --out-dir" in done.stdout + done.stderr
+
+
+# --------------------------------------------------------------------------- --scheduler (#13: 9)
+@pytest.fixture
+def listener():
+    """A loopback TCP server that answers each connection with ``reply`` (None: stays silent)."""
+    import socket
+    import threading
+
+    servers = []
+
+    def start(reply: bytes | None) -> str:
+        server = socket.create_server(("127.0.0.1", 0))
+        server.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve() -> None:
+            held = []
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                held.append(conn)
+                if reply is not None:
+                    conn.sendall(reply)
+            for conn in held:
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        servers.append((server, stop, thread))
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield start
+    for server, stop, thread in servers:
+        stop.set()
+        thread.join(2)
+        server.close()
+
+
+@pytest.mark.parametrize("reply, expect", [
+    (None, "no answer in 2 s"),  # a silent listener hung for over 100 s
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "not as a Dask scheduler"),
+    (b"\x00" * 16 + b"garbage", "not as a Dask scheduler"),  # gave a traceback after 21 s
+])
+def test_scheduler_that_is_not_dask_fails_in_one_line_within_the_timeout(listener, monkeypatch, reply,
+                                                                          expect):
+    from clarity_fx import batching
+
+    monkeypatch.setattr(batching, "CONNECT_TIMEOUT_S", 2)
+    address = listener(reply)
+    started = time.monotonic()
+    with pytest.raises(ClarityError) as caught:
+        batching._dask_client(address)
+    assert time.monotonic() - started < 2 + 3
+    assert expect in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_scheduler_http_port_and_tls_through_the_cli(listener, tmp_path):
+    http = listener(b"HTTP/1.0 200 OK\r\n\r\nhello")
+    wav(tmp_path / "in.wav", noise(SR // 4))
+    for address, expect in ((http, "not as a Dask scheduler"), ("tls://127.0.0.1:1", "tls:// needs")):
+        started = time.monotonic()
+        done = _batch(tmp_path, "in.wav", "--out-dir", "out", "--scheduler", address)
+        assert time.monotonic() - started < 30
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr
