@@ -269,14 +269,16 @@ def _is_hidden(path: Path, base: Path) -> bool:
     return any(part.startswith(".") for part in parts)
 
 
-def _within(path: Path, folder: Path | None) -> bool:
-    if folder is None:
-        return False
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, or its absolute form where a symlink loop makes resolving impossible."""
     try:
-        path.resolve().relative_to(folder)
-        return True
-    except (ValueError, OSError):
-        return False
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError("Symlink loop from ...")
+        return path.absolute()
+
+
+def _within(path: Path, folder: Path | None) -> bool:
+    return folder is not None and _resolved(path).is_relative_to(folder)
 
 
 @functools.lru_cache(maxsize=1)
@@ -294,7 +296,8 @@ def _audio_files(candidates: Iterable[Path], base: Path, out_dir: Path | None) -
     for path in candidates:
         if path.suffix.lower() not in extensions or _is_hidden(path, base):
             continue
-        if _within(path, out_dir) or not path.is_file():
+        # A dangling link or a symlink loop is kept: its render fails with the reason, the batch goes on.
+        if _within(path, out_dir) or not (path.is_file() or path.is_symlink()):
             continue
         found.append(path)
     return sorted(found)
@@ -374,7 +377,7 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.Pat
 
     out_dir = Path(out_dir).expanduser()
     try:
-        out_resolved: Path | None = out_dir.resolve()
+        out_resolved: Path | None = _resolved(out_dir)
     except OSError:
         out_resolved = None
     extension = _output_format(format)
@@ -388,7 +391,7 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.Pat
         if problem:
             problems.append(FileResult(Path(os.fspath(text)), None, "failed", problem))
         for source, relative in found:
-            key = source.resolve()
+            key = _resolved(source)
             if key not in seen_inputs:
                 seen_inputs.add(key)
                 planned.append((source, key, relative))
@@ -398,7 +401,7 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.Pat
         ext = extension or (relative.suffix.lower() if relative.suffix.lower() in WRITE_FORMATS
                             else FALLBACK_FORMAT)
         target = out_dir / relative.parent / f"{relative.stem}{suffix}{ext}"
-        resolved = target.resolve()
+        resolved = _resolved(target)
         if out_resolved is not None and not resolved.is_relative_to(out_resolved):
             reason = f"{target} would be written outside {out_dir}; use a plain --suffix"
             problems.append(FileResult(source, target, "failed", reason))
@@ -445,14 +448,14 @@ def preset_text(preset: Any, overrides: list[str] | None = None) -> tuple[Any, s
     """
     import yaml
 
-    from .preset import Preset, _read_text, apply_overrides, find_preset, parse_preset
+    from .preset import Preset, apply_overrides, find_preset, parse_preset, read_preset_text
 
     if isinstance(preset, Preset):
         spec, text, source = preset, None, preset.source
     else:
         path = find_preset(preset)
         source = str(path)
-        text = _read_text(path)
+        text = read_preset_text(path)
         spec = parse_preset(text, source)
     if overrides:
         apply_overrides(spec, list(overrides))

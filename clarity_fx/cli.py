@@ -493,11 +493,11 @@ def batch_command(
 @presets_app.command("list")
 def presets_list() -> None:
     """List named presets: the user's folder, then the shipped ones."""
-    from .preset import list_presets, parse_preset
+    from .preset import list_presets, parse_preset, read_preset_text
 
     for name, path in list_presets().items():
         try:
-            description = parse_preset(path.read_text(encoding="utf-8"), str(path)).description
+            description = parse_preset(read_preset_text(path), str(path)).description
         except ClarityError as err:
             description = f"(invalid: {err})"
         typer.echo(f"{name:<22} {description}")

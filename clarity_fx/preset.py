@@ -164,6 +164,11 @@ def _where(source: str, node: Any) -> str:
     return f"{source}:{line}" if line else source
 
 
+def _one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else text
+
+
 def _short(value: Any) -> str:
     """A bounded ``repr`` for messages: a hostile preset cannot make a huge one."""
     short = reprlib.Repr()  # keyword arguments only from Python 3.12
@@ -243,6 +248,9 @@ def _safe_load(text: str, source: str) -> Any:
         raise PresetError(f"{source}: not valid YAML ({first}); a preset is UTF-8 text") from None
     except RecursionError:
         raise PresetError(f"{source}: the YAML nests too deeply; flatten it") from None
+    except ValueError as err:  # Python's limit on digits in an int ("Exceeds the limit (4300 digits)")
+        raise PresetError(f"{source}: a value cannot be read ({_one_line(str(err))}); "
+                          "write a shorter number") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -539,8 +547,8 @@ def find_preset(name_or_path: str | os.PathLike[str]) -> Path:
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.suffix in (".yaml", ".yml") or os.sep in text:
-        if path.is_file():
-            return path
+        if path.exists() or path.is_symlink():
+            return path  # read_preset_text says what is wrong with a folder, a FIFO or a loop
         raise PresetError(
             f"{path}: no such preset file; check the path or use a name from 'clarity presets list'"
         )
@@ -550,11 +558,43 @@ def find_preset(name_or_path: str | os.PathLike[str]) -> Path:
     raise PresetError(f"unknown preset {text!r}{suggest(text, presets)}")
 
 
-def _read_text(path: Path) -> str:
-    if path.stat().st_size > MAX_PRESET_BYTES:
+def read_preset_text(path: Path) -> str:
+    """The text of a preset file, vetted before it is opened.
+
+    A folder, a FIFO or a device is refused without opening it (a FIFO would
+    block), a file over ``MAX_PRESET_BYTES`` without reading it.
+
+    Raises
+    ------
+    PresetError
+        Not a regular file, too large, unreadable or not UTF-8.
+    """
+    import stat
+
+    try:
+        info = path.stat()
+    except OSError as err:
+        import errno
+
+        what = "a symlink loop" if err.errno == errno.ELOOP else (err.strerror or "cannot read it").lower()
+        raise PresetError(f"{path}: {what}; check the preset's path") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise PresetError(f"{path} is a folder, not a preset file; give a .yaml file")
+    if not stat.S_ISREG(info.st_mode):
+        raise PresetError(
+            f"{path} is a special file (a FIFO, socket or device), not a preset; give a .yaml file"
+        )
+    if info.st_size > MAX_PRESET_BYTES:
         raise PresetError(f"{path}: preset is larger than {MAX_PRESET_BYTES // 1024} KiB; is it a preset?")
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PRESET_BYTES + 1)
+    except OSError as err:
+        raise PresetError(f"{path}: cannot read it ({err.strerror}); check its permissions") from None
+    if len(data) > MAX_PRESET_BYTES:
+        raise PresetError(f"{path}: preset is larger than {MAX_PRESET_BYTES // 1024} KiB; is it a preset?")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise PresetError(f"{path}: not a text file; a preset is UTF-8 YAML") from None
 
@@ -562,7 +602,7 @@ def _read_text(path: Path) -> str:
 def load_preset_spec(name_or_path: str | os.PathLike[str], overrides: list[str] | None = None) -> Preset:
     """Find, read, parse and apply ``--set`` overrides, without building."""
     path = find_preset(name_or_path)
-    preset = parse_preset(_read_text(path), str(path))
+    preset = parse_preset(read_preset_text(path), str(path))
     if overrides:
         apply_overrides(preset, overrides)
     return preset

@@ -753,3 +753,48 @@ def test_scheduler_http_port_and_tls_through_the_cli(listener, tmp_path):
         assert time.monotonic() - started < 30
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr
+
+
+# --------------------------------------------------------------------------- bad neighbours (#13: 12, 14, 17)
+def test_presets_list_survives_bad_user_presets(tmp_path):
+    user = tmp_path / "config" / "clarity-fx" / "presets"
+    user.mkdir(parents=True)
+    (user / "latin1.yaml").write_bytes(b"name: caf\xe9\nchain: []\n")
+    (user / "folder.yaml").mkdir()
+    (user / "huge-int.yaml").write_text("name: h\nchain:\n  - gain: {gain_db: " + "9" * 5000 + "}\n")
+    (user / "big.yaml").write_bytes(b"# " + b"x" * (50 * 1024 * 1024) + b"\n")
+    os.mkfifo(user / "fifo.yaml")
+    os.symlink("loop.yaml", user / "loop.yaml")
+    (user / "fine.yaml").write_text("name: fine\ndescription: a good one\nchain: []\n")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "250"}
+    done = subprocess.run(clarity_argv("presets", "list"), capture_output=True, text=True, timeout=60,
+                          env=env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "a good one" in rows["fine"] and "vocal-clarity" in rows
+    assert "not a text file" in rows["latin1"]
+    assert "is a folder" in rows["folder"]
+    assert "shorter number" in rows["huge-int"]
+    assert "larger than 256 KiB" in rows["big"]
+    assert "special file" in rows["fifo"]
+    assert "symlink loop" in rows["loop"]
+    for name, expect in (("fifo", "special file"), ("huge-int", "shorter number")):
+        shown = subprocess.run(clarity_argv("presets", "validate", str(user / f"{name}.yaml")),
+                               capture_output=True, text=True, timeout=60, env=env)
+        assert shown.returncode == 1 and len(shown.stderr.strip().splitlines()) == 1  # 1: invalid
+        assert expect in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_a_symlink_loop_in_a_batch_folder_fails_one_row_not_the_batch(tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    wav(tmp_path / "in" / "a.wav", noise(SR // 4))
+    wav(tmp_path / "in" / "sub" / "b.wav", noise(SR // 4, seed=1))
+    os.symlink("loop.wav", tmp_path / "in" / "loop.wav")
+    os.symlink("../../in", tmp_path / "in" / "sub" / "back")
+    done = _batch(tmp_path, "in", "--out-dir", "out")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1  # one file failed, the rest were done
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.wav")) == [
+        "a.wav", "sub/b.wav"]
+    (row,) = [line for line in done.stdout.splitlines() if "loop.wav" in line]
+    assert "failed" in row
