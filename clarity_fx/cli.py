@@ -556,10 +556,38 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     typer.echo(f"clarity: warning: {message}", err=True)
 
 
+#: Signals that stop clarity the way Ctrl-C does: temporary files removed, worker processes ended.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGUSR1")
+_stopped_by: list[int] = []  # the stop signal received during this main(), if any
+
+
+def _stop_requested(signum: int, frame: Any) -> None:
+    _stopped_by.append(signum)
+    raise KeyboardInterrupt  # every cleanup path (render's temp file, the worker pools) handles this
+
+
+def _install_stop_handlers() -> dict[int, Any]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, _stop_requested)
+    return previous
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
+    import signal
+
     code: int | str | None = 0
     shown, warnings.showwarning = warnings.showwarning, _one_line_warning
+    _stopped_by.clear()
+    handlers = _install_stop_handlers()
     try:
         app(args=argv)
     except SystemExit as done:
@@ -574,6 +602,8 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     finally:
         warnings.showwarning = shown
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     if isinstance(code, str):
         typer.echo(code, err=True)
         code = 1
@@ -581,6 +611,8 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("clarity: interrupted; no partial output was left", err=True)
     elif code == 131:
         code = 130
+    if _stopped_by and code == 130:
+        code = 128 + _stopped_by[0]  # the shell's convention for "ended by signal N"
     sys.exit(code or 0)
 
 

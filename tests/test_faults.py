@@ -458,8 +458,9 @@ def long_input(path: Path, seconds: float = 120.0, rate: int = 16000) -> Path:
 SLOW_CHAIN = [{"pitch_shift": {"semitones": 1}}] * 8  # ~1 s of work per 10 s of audio on a slow core
 
 
-def interrupt_when_writing(proc: subprocess.Popen, outputs: list[Path], count: int = 1) -> None:
-    """Send SIGINT once ``count`` renders have opened their temporary files."""
+def interrupt_when_writing(proc: subprocess.Popen, outputs: list[Path], count: int = 1,
+                           sig: int = signal.SIGINT) -> None:
+    """Send ``sig`` (SIGINT: Ctrl-C) once ``count`` renders have opened their temporary files."""
     deadline = time.monotonic() + 60
     while sum(bool(partial_files(o)) for o in outputs) < count:
         if proc.poll() is not None:
@@ -469,7 +470,7 @@ def interrupt_when_writing(proc: subprocess.Popen, outputs: list[Path], count: i
             raise AssertionError("no render started within 60 s")
         time.sleep(0.02)
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
 
 
 def check_ctrl_c_apply(row: Row, tmp_path: Path) -> None:
@@ -798,3 +799,84 @@ def test_a_symlink_loop_in_a_batch_folder_fails_one_row_not_the_batch(tmp_path):
         "a.wav", "sub/b.wav"]
     (row,) = [line for line in done.stdout.splitlines() if "loop.wav" in line]
     assert "failed" in row
+
+
+# --------------------------------------------------------------------------- stop signals (#13: 8)
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGUSR1"])
+def test_stop_signals_clean_up_like_ctrl_c(name, tmp_path):
+    sig = getattr(signal, name)
+    source = long_input(tmp_path / "long.wav")
+    preset = write_preset(tmp_path / "slow.yaml", SLOW_CHAIN)
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "long.wav"
+    argv = clarity_argv("apply", str(preset), str(source), "-o", str(target), "--no-progress")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    interrupt_when_writing(proc, [target], sig=sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and "no partial output was left" in err, err
+    assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("how", ["batch-jobs-2", "apply-isolate"])
+def test_sigterm_ends_the_workers_too(how, tmp_path):
+    (tmp_path / "in").mkdir()
+    count = 3 if how.startswith("batch") else 1
+    sources = [long_input(tmp_path / "in" / f"take{i}.wav") for i in range(count)]
+    preset = write_preset(tmp_path / "slow.yaml", SLOW_CHAIN)
+    out = tmp_path / "out"
+    out.mkdir()
+    if how == "batch-jobs-2":
+        argv = clarity_argv("batch", str(preset), str(tmp_path / "in"), "--out-dir", str(out), "--jobs", "2",
+                            "--no-progress")
+    else:
+        argv = clarity_argv("apply", str(preset), str(sources[0]), "-o", str(out / sources[0].name),
+                            "--isolate", "--no-progress")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while not any(partial_files(out / s.name) for s in sources):
+        assert proc.poll() is None and time.monotonic() < deadline, "no render started"
+        workers |= descendants(proc.pid)
+        time.sleep(0.02)
+    workers |= descendants(proc.pid)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert workers, "the render ran in no worker process"
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)], "workers outlived clarity"
+    time.sleep(0.5)
+    for path in out.iterdir():  # finished files are whole; nothing else is there
+        assert not path.name.startswith("."), path
+        assert sf.info(str(path)).frames == 120 * 16000
