@@ -580,6 +580,15 @@ def _install_stop_handlers() -> dict[int, Any]:
     return previous
 
 
+def _click_errors() -> tuple[type[BaseException], type[BaseException]]:
+    """The command-line parser's error classes: (usage and other ClickExceptions, Abort)."""
+    try:
+        from typer._click.exceptions import ClickException  # typer bundles its own click
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.exceptions import ClickException
+    return ClickException, typer.Abort
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
     import signal
@@ -589,9 +598,21 @@ def main(argv: list[str] | None = None) -> None:
     _stopped_by.clear()
     handlers = _install_stop_handlers()
     try:
-        app(args=argv)
+        returned = app(args=argv, standalone_mode=False)  # usage errors come here, to be said in one line
+        code = returned if isinstance(returned, int) else 0
     except SystemExit as done:
         code = done.code
+    except _click_errors() as err:
+        if isinstance(err, _click_errors()[1]):  # Abort: Ctrl-C at a prompt
+            code = 130
+        elif type(err).__name__ == "NoArgsIsHelpError":  # bare 'clarity' or 'clarity presets': the help
+            err.show()
+            code = err.exit_code
+        else:
+            where = getattr(getattr(err, "ctx", None), "command_path", None) or "clarity"
+            message = err.format_message().rstrip(".")
+            typer.echo(f"clarity: error: {message}; see '{where} --help'", err=True)
+            code = err.exit_code
     except ClarityError as err:
         typer.echo(f"clarity: error: {err}", err=True)
         code = 2

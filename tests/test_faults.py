@@ -880,3 +880,18 @@ def test_sigterm_ends_the_workers_too(how, tmp_path):
     for path in out.iterdir():  # finished files are whole; nothing else is there
         assert not path.name.startswith("."), path
         assert sf.info(str(path)).frames == 120 * 16000
+
+
+# --------------------------------------------------------------------------- usage errors (#13: 22)
+@pytest.mark.parametrize("args, expect", [
+    (["apply"], "Missing argument 'preset'; see 'clarity apply --help'"),
+    (["apply", "vocal-clarity", "in.wav", "-o", "x.wav", "--bogus"], "No such option: --bogus"),
+    (["apply", "vocal-clarity", "in.wav", "-o", "x.wav", "--buffer-size", "abc"], "--buffer-size"),
+    (["batch"], "Missing argument"),
+    (["presets", "nope"], "No such command 'nope'"),
+])
+def test_usage_errors_are_one_line(args, expect, tmp_path):
+    done = subprocess.run(clarity_argv(*args), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("clarity: error: ") and expect in lines[0], done.stderr
