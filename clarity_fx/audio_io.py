@@ -53,6 +53,7 @@ __all__ = [
     "AudioWriter",
     "MAX_SAMPLE_RATE",
     "MIN_SAMPLE_RATE",
+    "READ_FORMATS",
     "WRITE_FORMATS",
     "atomic_output",
     "open_audio",
@@ -63,6 +64,9 @@ __all__ = [
 
 #: Output formats pedalboard writes, by extension.
 WRITE_FORMATS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+#: Containers clarity reads through libsndfile: the ones it writes, and that pedalboard reads too.
+#: libsndfile reads more (AU, CAF, W64...); they stay refused, as before, until someone tests them.
+READ_FORMATS = ("WAV", "WAVEX", "RF64", "AIFF", "FLAC", "OGG", "MP3")
 #: The sample rates clarity-fx accepts, Hz.
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 768_000
@@ -309,6 +313,11 @@ def _open_with_libsndfile(path: Path, head: bytes, what: str) -> AudioInfo:
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as err:
         raise _LibsndfileRefused(_libsndfile_reason(err)) from None
     with f:
+        if f.format not in READ_FORMATS:
+            raise AudioFileError(
+                f"{label} is not audio clarity can read ({f.format} files are not supported); "
+                f"use one of {', '.join(e.lstrip('.') for e in WRITE_FORMATS)}"
+            )
         frames = int(f.frames)
         if f.format == "MP3" and not _mp3_has_length_header(path, head):
             frames = _count_frames(f, label)  # no Xing/Info header: the length is only an estimate
