@@ -292,7 +292,7 @@ def open_audio(path: str | os.PathLike[str], *, what: str = "audio") -> AudioInf
         raise AudioFileError(f"{label} has no audio channels; re-export the recording")
     if not MIN_SAMPLE_RATE <= info.sample_rate <= MAX_SAMPLE_RATE:
         raise AudioFileError(
-            f"{label} has a sample rate of {info.sample_rate:g} Hz; clarity reads "
+            f"{label} has a sample rate of {info.sample_rate:.10g} Hz; clarity reads "
             f"{MIN_SAMPLE_RATE // 1000}-{MAX_SAMPLE_RATE // 1000} kHz, so resample it or repair its header"
         )
     return info
@@ -358,9 +358,9 @@ def _check_complete(f: Any, path: Path, head: bytes, frames: int, label: str) ->
     promised = _promised_data_bytes(path, head)
     if promised is not None and promised[0] > promised[1]:
         declared, present = promised
-        if frames > 0 and present > 0:
+        if frames > 0 and present >= frames:
             raise AudioFileError(
-                f"{label} is truncated: its header promises {round(frames * declared / present)} frames "
+                f"{label} is truncated: its header promises {declared // (present // frames)} frames "
                 f"but it holds {frames}; re-export or repair the file"
             )
         raise AudioFileError(
@@ -480,6 +480,8 @@ class AudioReader:
 
     def seek(self, frame: int) -> None:
         """Move to ``frame`` (0 .. ``info.frames``)."""
+        if self._file is None:
+            raise ValueError(f"{self.info.label} is closed")
         if not 0 <= frame <= self.info.frames:
             raise ValueError(f"frame {frame} is outside 0..{self.info.frames}")
         if frame != self._pos:
