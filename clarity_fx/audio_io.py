@@ -228,22 +228,61 @@ def _promised_data_bytes(path: Path, head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _id3_end(head: bytes) -> int:
+    """Where the audio starts after an ID3v2 tag (0 without one)."""
+    if not (head.startswith(b"ID3") and len(head) >= 10):
+        return 0
+    tag = head[6:10]
+    size = (tag[0] & 0x7F) << 21 | (tag[1] & 0x7F) << 14 | (tag[2] & 0x7F) << 7 | tag[3] & 0x7F
+    return 10 + size + (10 if head[5] & 0x10 else 0)
+
+
 def _mp3_has_length_header(path: Path, head: bytes) -> bool:
     """True when the first MPEG frame carries a Xing, Info or VBRI header: an exact length."""
-    start = 0
-    if head.startswith(b"ID3") and len(head) >= 10:
-        tag = head[6:10]
-        start = 10 + ((tag[0] & 0x7F) << 21 | (tag[1] & 0x7F) << 14 | (tag[2] & 0x7F) << 7 | tag[3] & 0x7F)
-        if head[5] & 0x10:
-            start += 10
     with open(path, "rb") as f:
-        f.seek(start)
+        f.seek(_id3_end(head))
         frame = f.read(4096)
     for offset in range(len(frame) - 1):  # tolerate a little padding before the first frame
         if frame[offset] == 0xFF and frame[offset + 1] & 0xE0 == 0xE0:
             first = frame[offset : offset + 200]
             return any(tag in first for tag in (b"Xing", b"Info", b"VBRI"))
     return False
+
+
+#: kbit/s by bitrate index: (MPEG-1 layer I, II, III), (MPEG-2/2.5 layer I, II and III).
+_MPEG_KBPS = {
+    (1, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (1, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (1, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (2, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (2, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mpeg_samples(path: Path, head: bytes) -> int:
+    """Samples per channel in an MPEG audio stream, by walking its frame headers (what ffmpeg decodes)."""
+    data = path.read_bytes()
+    pos, samples = _id3_end(head), 0
+    while pos + 4 <= len(data):
+        b1, b2 = data[pos + 1], data[pos + 2]
+        version, layer = (b1 >> 3) & 3, 4 - ((b1 >> 1) & 3)  # version 3: MPEG-1; layer 1..3
+        bitrate, rate_index = b2 >> 4, (b2 >> 2) & 3
+        if data[pos] != 0xFF or b1 & 0xE0 != 0xE0 or version == 1 or layer == 4 or rate_index == 3 \
+                or bitrate in (0, 15):
+            break  # not a frame: the end of the stream (an ID3v1 tag, junk)
+        mpeg1 = version == 3
+        kbps = _MPEG_KBPS[(1 if mpeg1 else 2, min(layer, 2) if not mpeg1 else layer)][bitrate]
+        rate = _MPEG_RATES[version][rate_index]
+        padding = (b2 >> 1) & 1
+        if layer == 1:
+            size, per_frame = (12 * kbps * 1000 // rate + padding) * 4, 384
+        else:
+            per_frame = 576 if layer == 3 and not mpeg1 else 1152
+            size = per_frame // 8 * kbps * 1000 // rate + padding
+        pos += size
+        samples += per_frame
+    return samples
 
 
 # --------------------------------------------------------------------------- open_audio
@@ -320,7 +359,16 @@ def _open_with_libsndfile(path: Path, head: bytes, what: str) -> AudioInfo:
             )
         frames = int(f.frames)
         if f.format == "MP3" and not _mp3_has_length_header(path, head):
-            frames = _count_frames(f, label)  # no Xing/Info header: the length is only an estimate
+            # No Xing/Info header: libsndfile's length is an estimate from the first frame's bitrate,
+            # and it reads no further. Count what it reads; refuse a VBR file it would cut short.
+            frames = _count_frames(f, label)
+            stream = _mpeg_samples(path, head)
+            if frames < stream - 1152:
+                raise AudioFileError(
+                    f"{label} is a VBR MP3 without a length (Xing) header, which clarity would cut short at "
+                    f"{frames / f.samplerate:.1f} of {stream / f.samplerate:.1f} s; re-encode it "
+                    "(e.g. ffmpeg -i in.mp3 out.wav)"
+                )
         else:
             _check_complete(f, path, head, frames, label)
         return AudioInfo(

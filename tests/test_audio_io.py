@@ -105,6 +105,19 @@ def test_mp3_without_a_length_header_reads_what_ffmpeg_reads(tmp_path):
     assert open_audio(mp3).frames == read_all(mp3)[0].shape[1] == ffmpeg_frames(mp3, 2)
 
 
+@needs_ffmpeg
+@pytest.mark.skipif(shutil.which("lame") is None, reason="lame is not installed (apt-get install lame)")
+def test_vbr_mp3_without_a_length_header_is_refused_not_cut_short(tmp_path):
+    """libsndfile (and pedalboard) stop at a length guessed from the first frame; ffmpeg reads it all."""
+    src = write(tmp_path / "in.wav", noise(2, 1.0))
+    mp3 = tmp_path / "vbr.mp3"
+    subprocess.run(["lame", "--quiet", "-V2", "-t", str(src), str(mp3)], check=True)  # -t: no Xing frame
+    assert len(sf.read(str(mp3))[0]) < ffmpeg_frames(mp3, 2)  # what reading it would have done
+    with pytest.raises(AudioFileError, match=r"is a VBR MP3 without a length \(Xing\) header") as err:
+        open_audio(mp3)
+    one_line(err)
+
+
 # --------------------------------------------------------------------------- vetting by content
 def test_decoder_crash_bytes_are_refused_under_every_name(tmp_path):
     """pedalboard 0.9 segfaults on these bytes; libsndfile judges them by their RIFF magic, whatever the name.
