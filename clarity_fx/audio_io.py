@@ -835,7 +835,8 @@ def write_audio(
                 pass
             raise
         writer.close()
-        held = _written_frames(tmp)
+        # (A FLAC of no frames is one libsndfile will not open: nothing to check there.)
+        held = _written_frames(tmp) if writer.frames else None
         if held is not None and held != writer.frames:
             if _no_space_left(target.parent):
                 raise _disk_full(target)

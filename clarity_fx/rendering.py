@@ -175,7 +175,8 @@ def render(
     Parameters
     ----------
     input_path : str or os.PathLike
-        Any file pedalboard reads (wav, flac, ogg, mp3, aiff, ...).
+        A wav, flac, ogg, mp3 or aiff file (whatever its name), vetted by
+        :func:`~clarity_fx.audio_io.open_audio`.
     output_path : str or os.PathLike
         Format from the extension: wav, flac, ogg, mp3, aiff.
     chain : Chain, Plugin, pedalboard plugin or list of them
@@ -203,7 +204,8 @@ def render(
     Raises
     ------
     AudioFileError
-        Bad input, output equal to input, or an output that cannot be written.
+        Bad input, output equal to input, or an output that cannot be written
+        (a full disk included: the written file is checked before the rename).
         Nothing is left under ``output_path`` on failure.
 
     Examples

@@ -388,6 +388,14 @@ def test_written_files_are_checked_and_complete(tmp_path, suffix):
     assert [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_an_input_of_no_frames_renders_to_an_output_of_no_frames(tmp_path, suffix):
+    src = tmp_path / "empty.wav"
+    sf.write(str(src), np.zeros((0, 2), np.float32), SR, subtype="PCM_16")
+    assert cfx.render(src, tmp_path / f"out{suffix}", pedalboard.Gain(0)).frames == 0
+    assert (tmp_path / f"out{suffix}").exists()
+
+
 # --------------------------------------------------------------------------- the CLI
 @pytest.mark.parametrize("name", ["crash.mp3", "crash"])
 def test_cli_apply_refuses_crash_bytes_in_one_line(tmp_path, name):
