@@ -75,9 +75,10 @@ MAX_ABS_SAMPLE = 1e6
 #: Frames read at the end of a file to prove it holds what its header promises.
 TAIL_FRAMES = 64
 
-#: First bytes of the containers libsndfile reads: these never reach pedalboard's decoder.
+#: First bytes of the containers libsndfile reads: these never reach pedalboard's decoder
+#: (nor do ID3 tags and MPEG frames, where libsndfile reads MP3).
 _LIBSNDFILE_MAGIC = (
-    b"RIFF", b"RIFX", b"RF64", b"BW64", b"FORM", b"fLaC", b"OggS", b"ID3", b".snd", b"caff", b"riff",
+    b"RIFF", b"RIFX", b"RF64", b"BW64", b"FORM", b"fLaC", b"OggS", b".snd", b"caff", b"riff",
     b"wvpk", b"NIST", b"2BIT", b"Creative Voice",
 )
 #: libsndfile subtype -> the sample format pedalboard would name.
@@ -188,9 +189,21 @@ def _vet_path(path: Path, label: str) -> None:
 
 
 def _has_libsndfile_magic(head: bytes) -> bool:
-    if head.startswith(_LIBSNDFILE_MAGIC):
-        return True
-    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # an MPEG audio frame
+    is_mpeg = head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+    if is_mpeg:
+        return _libsndfile_reads_mp3()  # before libsndfile 1.1 (no mpg123), MP3s are pedalboard's
+    return head.startswith(_LIBSNDFILE_MAGIC)
+
+
+_MP3_SUPPORT: list[bool] = []
+
+
+def _libsndfile_reads_mp3() -> bool:
+    if not _MP3_SUPPORT:
+        import soundfile
+
+        _MP3_SUPPORT.append("MP3" in soundfile.available_formats())
+    return _MP3_SUPPORT[0]
 
 
 # --------------------------------------------------------------------------- what a header promises

@@ -687,8 +687,8 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
     import pedalboard
 
     from .chain import Mix
+    from .keys import KeySource
     from .plugin import Plugin
-    from .sidechain import KeySource
     from .wrappers import Automate, Blend
 
     if isinstance(plugin, Blend):
