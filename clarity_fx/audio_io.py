@@ -236,7 +236,8 @@ def _promised_data_bytes(path: Path, head: bytes) -> tuple[int, int] | None:
                     chunk_size = ds64_data
                 elif chunk_size in (0xFFFFFFFF, 0):  # a streaming writer that never came back
                     return None
-                return chunk_size, size - pos - 8
+                skip = 8 if chunk_id == b"SSND" else 0  # SSND's offset and block size come first
+                return chunk_size - skip, size - pos - 8 - skip
             pos += 8 + chunk_size + (chunk_size & 1)
     return None
 

@@ -176,6 +176,20 @@ def test_truncated_wav_is_refused_by_every_reader(tmp_path, reader):
         assert str(err.value).startswith(f"{reader} ")
 
 
+@pytest.mark.parametrize("fmt,suffix", [("WAV", ".wav"), ("RF64", ".wav"), ("AIFF", ".aiff")])
+def test_truncation_names_the_promised_and_held_frames(tmp_path, fmt, suffix):
+    full = tmp_path / f"full{suffix}"
+    sf.write(str(full), noise(2, 1.0).T, SR, format=fmt, subtype="PCM_24")
+    data = full.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    held = sf.info(str(cut)).frames  # libsndfile quietly shortens it
+    with pytest.raises(AudioFileError) as err:
+        open_audio(cut)
+    assert one_line(err) == (f"{cut} is truncated: its header promises {SR} frames but it holds {held}; "
+                             "re-export or repair the file")
+
+
 def test_truncated_flac_is_refused(tmp_path):
     full = write(tmp_path / "full.flac", noise(2, 1.0))
     data = full.read_bytes()
