@@ -39,7 +39,7 @@ _LAZY = {
     "master": "mastering",
     "batch": "batching",
     "duck": "sidechain",
-    "KeySource": "sidechain",
+    "KeySource": "keys",
 }
 
 _SUBMODULES = {

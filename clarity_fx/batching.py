@@ -210,7 +210,7 @@ def _render(task: Task) -> Any:
 def partial_files(output: Path) -> list[Path]:
     """Temporary files a killed render may have left beside ``output``.
 
-    The pattern is :func:`clarity_fx.rendering.atomic_output`'s ``.<stem>.*.part<suffix>``.
+    The pattern is :func:`clarity_fx.audio_io.atomic_output`'s ``.<stem>.*.part<suffix>``.
     """
     try:
         return sorted(output.parent.glob(f".{glob.escape(output.stem)}.*.part{glob.escape(output.suffix)}"))
@@ -336,7 +336,7 @@ def _expand(text: str, out_dir: Path | None) -> tuple[list[tuple[Path, Path]], s
 
 
 def _output_format(format: str | None) -> str | None:
-    from .rendering import WRITE_FORMATS
+    from .audio_io import WRITE_FORMATS
 
     if format is None:
         return None
@@ -373,7 +373,7 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.Pat
         nothing, two inputs that would write the same output, an output that
         would overwrite its input).
     """
-    from .rendering import WRITE_FORMATS
+    from .audio_io import WRITE_FORMATS
 
     out_dir = Path(out_dir).expanduser()
     try:

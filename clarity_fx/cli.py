@@ -184,8 +184,8 @@ def note_first_compile() -> None:
 
 def _trace_compressor(chain: Any, source: Path) -> Any:
     """Attach a gain-reduction trace to the chain's first compressor, for --plot."""
+    from .audio_io import open_audio
     from .processors.compressor import GainTrace, HardKneeCompressor
-    from .rendering import open_audio
 
     compressors = [getattr(item, "plugin", item) for item in chain]  # inside Blend or Automate
     compressors = [c for c in compressors if isinstance(c, HardKneeCompressor)]

@@ -149,7 +149,7 @@ class Preset:
         """Refuse an input whose rate the preset does not take (its optional ``sample_rate``)."""
         if not self.sample_rate:
             return
-        from .rendering import open_audio
+        from .audio_io import open_audio
 
         rate = open_audio(path).sample_rate
         if rate != self.sample_rate:
@@ -783,8 +783,8 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
     import pedalboard
 
     from .chain import Mix
+    from .keys import KeySource
     from .plugin import Plugin
-    from .sidechain import KeySource
     from .wrappers import Automate, Blend
 
     if isinstance(plugin, Blend):
@@ -882,7 +882,7 @@ def save_preset(chain: Any, path: str | os.PathLike[str], name: str | None = Non
     pathlib.Path
         The written file.
     """
-    from .rendering import atomic_output
+    from .audio_io import atomic_output
 
     target = Path(path).expanduser()
     if not target.parent.is_dir():

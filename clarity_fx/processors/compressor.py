@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
+from ..keys import KeyMismatchError, KeySource
 from ..plugin import Param, Plugin, StreamState, _empty
-from ..sidechain import KeyMismatchError, KeySource
 from .dynamics import LINK_MODES, kernels, time_constant_coefficient
 
 __all__ = ["GainTrace", "HardKneeCompressor", "static_curve_db"]
