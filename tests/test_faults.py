@@ -798,7 +798,7 @@ def test_a_symlink_loop_in_a_batch_folder_fails_one_row_not_the_batch(tmp_path):
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.wav")) == [
         "a.wav", "sub/b.wav"]
     (row,) = [line for line in done.stdout.splitlines() if "loop.wav" in line]
-    assert "failed" in row
+    assert "failed" in row and "symlink loop" in row
 
 
 # --------------------------------------------------------------------------- stop signals (#13: 8)
