@@ -14,8 +14,11 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def readme_names() -> set[str]:
-    """Dotted ``cfx.X.Y`` chains and ``from clarity_fx import X`` names in README's python blocks."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    """Dotted ``cfx.X.Y`` chains and ``from clarity_fx import X`` names in README's python blocks
+    (and in its inline code, ``cfx.analysis.analyze_file(path)``)."""
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    blocks += re.findall(r"`([^`\n]*cfx\.[^`\n]*)`", text)
     names: set[str] = set()
     for block in blocks:
         names.update(re.findall(r"\bcfx((?:\.[A-Za-z_]\w*)+)", block))
