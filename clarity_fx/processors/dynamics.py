@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -122,3 +123,10 @@ def kernels() -> ModuleType:
     from . import _dynamics_kernels
 
     return _dynamics_kernels
+
+
+def __getattr__(name: str) -> Any:
+    # NEGLIGIBLE_DB moved to the kernel module with the kernels; still readable here (loads numba).
+    if name == "NEGLIGIBLE_DB":
+        return kernels().NEGLIGIBLE_DB
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

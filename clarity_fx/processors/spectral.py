@@ -113,6 +113,18 @@ def _kernels() -> ModuleType:
     return _spectral_kernels
 
 
+#: Constants that moved to the kernel module with the kernels; still readable here (loads numba).
+_KERNEL_CONSTANTS = frozenset(
+    {"EULER_GAMMA", "MCRA_DELTA", "RAYLEIGH_MEAN", "NOISE_FLOOR", "LSA_U0", "LSA_U1", "LSA_STEPS"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _KERNEL_CONSTANTS:
+        return getattr(_kernels(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _pools() -> tuple[Any, Any]:
     """Two worker threads for the STFT pipeline: analysis and synthesis.
 
