@@ -98,7 +98,7 @@ _TRUE_PEAK_SLICE = 1 << 14  # fits the (C, n, 12) window product in cache
 
 
 def _block(audio: Any, channels: int | None, sample_rate: float, offset: int = 0) -> np.ndarray:
-    """``audio`` by the one input rule, finite, as ``(channels, n)`` floats without copying."""
+    """``audio`` by the one input rule, finite, as ``(channels, n)`` floats (copied only if transposed)."""
     a, is_last, _ = as_channels_first(audio, channels, dtype=None, exact_channels=channels is not None)
     if is_last:  # rows of their own in memory: sums then round as they do for (channels, n) input
         a = np.ascontiguousarray(a)
@@ -477,6 +477,7 @@ class LevelStats:
         self.hist = np.zeros(n_bins, dtype=np.int64)
 
     def add(self, x: np.ndarray) -> None:
+        """Count the next ``(channels, n)`` float64 block (already validated)."""
         n = x.shape[1]
         if n == 0:
             return
@@ -547,6 +548,7 @@ class LevelStats:
         return FRAME_HIST_LO_DB + (i + 0.5) * FRAME_HIST_STEP_DB
 
     def clip_counts(self) -> tuple[int, int]:
+        """``(clipped samples, clipped runs)`` so far, counting runs still open at the end."""
         samples, runs = self.clipped_samples, self.clipped_runs
         for length in self.open_run.ravel():
             if length >= CLIP_MIN_RUN:  # runs still open at the end of the signal
@@ -577,6 +579,7 @@ class AveragedSpectrum:
         self.power += (spectra.real**2 + spectra.imag**2).sum(axis=(0, 1))
 
     def add(self, x: np.ndarray) -> None:
+        """Average in the next ``(channels, n)`` float64 block (already validated)."""
         data = np.concatenate((self.buffer, x), axis=1)
         if data.shape[1] < self.nperseg:
             self.buffer = data
