@@ -12,7 +12,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# name -> module that defines it; resolved lazily by __getattr__ (PEP 562).
+from .registry import PROCESSORS
+
+# name -> module that defines it; resolved lazily by __getattr__ (PEP 562). The
+# processors come from the one list, registry.PROCESSORS.
 _LAZY = {
     "Chain": "chain",
     "Mix": "chain",
@@ -21,15 +24,10 @@ _LAZY = {
     "ClarityError": "errors",
     "ParameterError": "errors",
     "AudioFileError": "errors",
+    "AudioInputError": "errors",
     "PresetError": "errors",
     "PluginLoadError": "errors",
-    "FFTFilter": "processors.fft_filter",
-    "SpectralSubtraction": "processors.spectral",
-    "AnalyticFilter": "processors.analytic",
-    "ButterworthFilter": "processors.butterworth",
-    "HardKneeCompressor": "processors.compressor",
-    "TruePeakLimiter": "processors.limiter",
-    "LoudnessNormalize": "processors.loudness",
+    **{class_name: f"processors.{module}" for module, class_name in PROCESSORS.values()},
     "render": "rendering",
     "Blend": "wrappers",
     "Automate": "wrappers",
@@ -40,22 +38,29 @@ _LAZY = {
     "batch": "batching",
     "duck": "sidechain",
     "KeySource": "keys",
+    "KeyMismatchError": "keys",
 }
 
+#: Submodules reachable as attributes (``cfx.analysis.analyze_file``, ``cfx.plot.plot_file``).
 _SUBMODULES = {
     "analysis",
+    "bs1770",
     "chain",
     "cli",
     "errors",
+    "meters",
+    "plot",
     "plugin",
     "preset",
     "processors",
     "registry",
     "rendering",
+    "response",
+    "validate",
     "wrappers",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY) + ["__version__", "plot"]
 
 
 def __getattr__(name: str) -> Any:

@@ -26,3 +26,11 @@ class PresetError(ClarityError):
 
 class PluginLoadError(ClarityError):
     """An external (VST3) plugin cannot be found or loaded."""
+
+
+class AudioInputError(ParameterError, TypeError):
+    """An audio array has the wrong type, layout or values (see :mod:`clarity_fx.validate`).
+
+    A :class:`ParameterError`, and a ``TypeError`` too, as pedalboard raises for a
+    wrong dtype or shape.
+    """

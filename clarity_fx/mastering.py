@@ -53,8 +53,8 @@ def find_loudness_stage(chain: Any) -> tuple[int, Any]:
 
 def _measure(path: Path, prefix: Any) -> tuple[Any, float]:
     """Stream ``path`` through ``prefix``; return its loudness meter and sample rate."""
-    from .analysis import LoudnessMeter
     from .audio_io import open_audio, read_blocks
+    from .meters import LoudnessMeter
     from .rendering import BLOCK_SECONDS
 
     info = open_audio(path)
@@ -115,8 +115,8 @@ def master(
     >>> import clarity_fx as cfx
     >>> reports = cfx.master(["album/"], "mastered/", "master-streaming", album=True)  # doctest: +SKIP
     """
-    from .analysis import pooled_loudness
     from .chain import Chain
+    from .meters import pooled_loudness
     from .preset import load_preset_spec
     from .rendering import render
 

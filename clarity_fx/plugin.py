@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError
+from .validate import as_channels_first, check_sample_rate
 
 __all__ = ["Param", "Plugin", "StreamState", "as_channels_first", "frequency_param", "restore_layout"]
 
@@ -164,60 +165,7 @@ class Param:
 
 
 # --------------------------------------------------------------------------- layouts
-def as_channels_first(
-    input_array: Any, channels: int | None = None, channels_last: bool | None = None
-) -> tuple[np.ndarray, bool, int]:
-    """Check dtype and layout the way pedalboard does.
-
-    Parameters
-    ----------
-    input_array : numpy.ndarray
-        1-D (mono) or 2-D audio; the smaller dimension is channels (ties are
-        channels-first).
-    channels, channels_last : optional
-        The open stream's channel count and layout. A block whose one
-        dimension matches ``channels`` is read that way (a 1-sample stereo
-        block is ``(2, 1)``, not two mono samples); a square block keeps the
-        stream's layout, as pedalboard does.
-
-    Returns
-    -------
-    audio : numpy.ndarray
-        ``(channels, samples)`` float32, C-contiguous.
-    channels_last : bool
-        Whether the input was ``(samples, channels)``.
-    ndim : int
-        The input's number of dimensions.
-
-    Raises
-    ------
-    TypeError
-        For anything but a float32 or float64 array of one or two dimensions.
-    """
-    if not isinstance(input_array, np.ndarray):
-        raise TypeError(f"expected a numpy array of float32 or float64, got {type(input_array).__name__}")
-    if input_array.dtype not in (np.float32, np.float64):
-        raise TypeError(
-            f"expected float32 or float64 audio, got {input_array.dtype}; "
-            "convert with audio.astype(np.float32) (scale integers to -1..1 first)"
-        )
-    if input_array.ndim == 1:
-        audio, channels_last = input_array[None, :], False
-    elif input_array.ndim == 2:
-        rows, cols = input_array.shape
-        if channels is not None and (rows == channels) != (cols == channels):
-            is_last = cols == channels
-        elif channels_last is not None and rows == cols:
-            is_last = channels_last
-        elif rows == 0 or cols == 0:
-            is_last = rows == 0 and cols > 0  # (0, 2) and (2, 0) are both two empty channels
-        else:
-            is_last = rows > cols
-        channels_last = is_last
-        audio = input_array.T if channels_last else input_array
-    else:
-        raise TypeError(f"expected 1-D or 2-D audio, got an array of shape {input_array.shape}")
-    return np.ascontiguousarray(audio, dtype=np.float32), channels_last, input_array.ndim
+# as_channels_first (from .validate) is the one input rule; it is re-exported here.
 
 
 def restore_layout(audio: np.ndarray, channels_last: bool, ndim: int) -> np.ndarray:
@@ -395,7 +343,7 @@ class Plugin:
         audio, channels_last, ndim = as_channels_first(
             input_array, hint.get("channels"), hint.get("layout", (None,))[0]
         )
-        sample_rate = _check_rate(sample_rate)
+        sample_rate = check_sample_rate(sample_rate)
         buffer_size = _check_block_size(buffer_size)
         if reset:
             self.reset()
@@ -459,7 +407,7 @@ class Plugin:
             Aligned ``(channels, m)`` float32 output; all of it together equals
             one whole-buffer call on the concatenated input.
         """
-        sample_rate = _check_rate(sample_rate)
+        sample_rate = check_sample_rate(sample_rate)
         buffer_size = _check_block_size(buffer_size)
         self.reset()
         started = False
@@ -563,14 +511,6 @@ class Plugin:
         pad = self._stream["skip"] + owed
         out = self._run_blocks(np.zeros((channels, pad), dtype=np.float32))
         return np.asarray(out[:, pad - owed :], dtype=np.float32)
-
-
-def _check_rate(sample_rate: float) -> float:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
-        raise ParameterError(f"sample_rate must be a number in Hz, not {sample_rate!r}")
-    if not (math.isfinite(sample_rate) and sample_rate > 0):
-        raise ParameterError(f"sample_rate must be a positive number of Hz, not {sample_rate!r}")
-    return float(sample_rate)
 
 
 def iter_blocks(audio: np.ndarray, size: int) -> Iterator[np.ndarray]:

@@ -16,23 +16,31 @@ import re
 import reprlib
 import struct
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from typing import Any
 
 from .errors import ParameterError
 
-__all__ = ["ProcessorType", "processor_types", "get_type", "snake_case", "suggest", "type_name_of"]
+__all__ = [
+    "PROCESSORS", "ProcessorType", "processor_types", "get_type", "snake_case", "suggest", "type_name_of",
+]
 
-#: clarity-fx processors: class name -> module under clarity_fx.processors.
-CLARITY_PROCESSORS = {
-    "SpectralSubtraction": "spectral",
-    "AnalyticFilter": "analytic",
-    "ButterworthFilter": "butterworth",
-    "FFTFilter": "fft_filter",
-    "HardKneeCompressor": "compressor",
-    "TruePeakLimiter": "limiter",
-    "LoudnessNormalize": "loudness",
+#: The one list of clarity-fx processors: registry name -> (module under
+#: ``clarity_fx.processors``, class name). Light on purpose (nothing is imported):
+#: ``clarity_fx/__init__.py`` derives its lazy exports from it, and
+#: :func:`processor_types`, the schema, presets and ``clarity plugins`` read it.
+PROCESSORS: dict[str, tuple[str, str]] = {
+    "spectral_subtraction": ("spectral", "SpectralSubtraction"),
+    "analytic_filter": ("analytic", "AnalyticFilter"),
+    "butterworth_filter": ("butterworth", "ButterworthFilter"),
+    "fft_filter": ("fft_filter", "FFTFilter"),
+    "hard_knee_compressor": ("compressor", "HardKneeCompressor"),
+    "true_peak_limiter": ("limiter", "TruePeakLimiter"),
+    "loudness_normalize": ("loudness", "LoudnessNormalize"),
 }
+
+#: The same list by class name: class name -> module under clarity_fx.processors.
+CLARITY_PROCESSORS = {class_name: module for module, class_name in PROCESSORS.values()}
+
 
 #: pedalboard classes that are containers, abstract, or need a file to construct.
 _NOT_BUILTINS = {
@@ -153,6 +161,8 @@ def _short(value: Any) -> str:
 
 def suggest(word: str, known: Any) -> str:
     """``"; did you mean 'x'?"`` or the list of known names."""
+    from difflib import get_close_matches
+
     known = list(known)
     hit = get_close_matches(word, known, n=1, cutoff=0.6)
     if hit:
@@ -210,7 +220,7 @@ def processor_types() -> dict[str, ProcessorType]:
     import pedalboard
 
     types: dict[str, ProcessorType] = {}
-    for class_name, module in CLARITY_PROCESSORS.items():
+    for module, class_name in PROCESSORS.values():
         try:
             mod = importlib.import_module(f"clarity_fx.processors.{module}")
         except ModuleNotFoundError as err:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 from scipy.signal import lfilter
-from scipy.special import exp1
 
 from clarity_fx.errors import AudioFileError, ClarityError, ParameterError
 from clarity_fx.processors import spectral
@@ -82,15 +81,6 @@ def test_perfect_reconstruction_when_gain_is_one(params):
     n_fft, hop = p.stft_size(SR)
     # Unfitted: region end + STFT latency (n_fft − 1, and a hop of look-ahead by default).
     assert p.latency_for(SR) == SR + n_fft - 1 + hop
-
-
-def test_synthesis_window_sums_to_one():
-    for name in ("hann", "hamming"):
-        w = spectral.analysis_window(name, 1024)
-        for hop in (128, 256, 512):
-            ws = spectral.synthesis_window(w, hop)
-            total = (w * ws).reshape(-1, hop).sum(axis=0)
-            assert np.allclose(total, 1.0, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- the formulas
@@ -200,14 +190,6 @@ def test_decision_directed_gains_follow_the_equations(method, two_step, lookahea
     worst = max(np.abs(gains[0, m] - g).max() for m, g in enumerate(expected))
     assert worst <= 2e-4
     assert p.latency_for(SR) == n_fft - 1 + (hop if lookahead else 0)
-
-
-def test_lsa_table_matches_exp1():
-    table = spectral._lsa_table()
-    v = np.geomspace(1e-7, 200, 2000)
-    approx = np.array([spectral._lsa_factor(float(vi), table) for vi in v])
-    exact = np.exp(0.5 * exp1(v))
-    assert np.abs(approx / exact - 1).max() <= 1e-5
 
 
 # --------------------------------------------------------------------------- streaming
@@ -409,7 +391,7 @@ def test_profile_errors(tmp_path):
         SpectralSubtraction().load_profile(tmp_path / "other.npz")
     with pytest.raises(AudioFileError, match="does not exist"):
         SpectralSubtraction(noise_profile=str(tmp_path / "missing.npz"))
-    with pytest.raises(AudioFileError, match="cannot read"):
+    with pytest.raises(AudioFileError, match="noise clip .*missing.wav: no such file"):
         SpectralSubtraction(noise_clip=str(tmp_path / "missing.wav")).process(white(100), SR)
 
 

@@ -1,15 +1,16 @@
 """Biquad cascade kernels for :func:`clarity_fx.processors.butterworth.sosfilt_stream` (numba).
 
 Transposed direct form II in float64 arithmetic on float32 audio. Imported only
-when a filter first runs; compiled once per machine and loaded from numba's
-disk cache afterwards.
+when a filter first runs; compiled once per machine (by :func:`._jit.njit`, the
+one scheme) and loaded from numba's disk cache afterwards.
 """
 
-import numba
 import numpy as np
 
+from ._jit import njit
 
-@numba.njit(cache=True, nogil=True)
+
+@njit
 def one_channel(b0, b1, b2, a1, a2, src, dst, zi, c):
     z0, z1 = zi[c, 0], zi[c, 1]
     for i in range(src.shape[1]):
@@ -20,7 +21,8 @@ def one_channel(b0, b1, b2, a1, a2, src, dst, zi, c):
         dst[c, i] = y
     zi[c, 0], zi[c, 1] = z0, z1
 
-@numba.njit(cache=True, nogil=True)
+
+@njit
 def two_channels(b0, b1, b2, a1, a2, src, dst, zi, c):
     # Two independent recursions in one loop: each waits on its own last
     # output, so interleaving them lets the CPU overlap the two chains.
@@ -40,7 +42,8 @@ def two_channels(b0, b1, b2, a1, a2, src, dst, zi, c):
     zi[c, 0], zi[c, 1] = z0, z1
     zi[c + 1, 0], zi[c + 1, 1] = w0, w1
 
-@numba.njit(cache=True, nogil=True)
+
+@njit
 def section(sos, s, src, dst, zi):
     b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
     channels = src.shape[0]
@@ -49,7 +52,8 @@ def section(sos, s, src, dst, zi):
     if channels % 2:
         one_channel(b0, b1, b2, a1, a2, src, dst, zi[s], channels - 1)
 
-@numba.njit(cache=True, nogil=True)
+
+@njit
 def cascade(sos, x, zi):
     y = np.empty(x.shape, np.float32)
     section(sos, 0, x, y, zi)  # the input may be a read-only strided view

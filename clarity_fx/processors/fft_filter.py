@@ -68,16 +68,10 @@ def design_fir(transfer_function: TransferFunction, sample_rate: float, n_taps: 
 
 
 def _read_impulse_response(path: str | os.PathLike[str]) -> np.ndarray:
-    """An impulse response from an audio file, ``(channels, m)``."""
-    import soundfile
+    """An impulse response from an audio file, ``(channels, m)``, through the one reader."""
+    from ..audio_io import read_all
 
-    try:
-        data, _ = soundfile.read(os.path.expanduser(str(path)), dtype="float64", always_2d=True)
-    except (RuntimeError, OSError) as err:
-        raise ParameterError(
-            f"cannot read impulse response {path} ({err}); give a wav or flac file"
-        ) from None
-    return data.T
+    return read_all(path, what="impulse response")[0].astype(np.float64)
 
 
 class FFTFilter(Plugin):

@@ -94,7 +94,7 @@ class LoudnessNormalize(Plugin):
     # ------------------------------------------------------------------ measurement
     @staticmethod
     def _loudness(blocks: Iterable[np.ndarray], sample_rate: float) -> float | None:
-        from ..analysis import LoudnessMeter
+        from ..meters import LoudnessMeter
 
         meter = None
         for block in blocks:

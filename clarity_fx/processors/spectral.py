@@ -31,15 +31,24 @@ import math
 import os
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
-from fractions import Fraction
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import scipy.fft
 
-from ..errors import AudioFileError, ClarityError, ParameterError
+from ..errors import ClarityError, ParameterError
 from ..plugin import Param, Plugin, StreamState, as_channels_first
+from .noise_profile import (
+    UNSTEADY_REGION_DB,
+    NoiseProfile,
+    _frames,
+    _resample,
+    analysis_window,
+    estimate_noise_profile,
+    region_unsteadiness_db,
+    synthesis_window,
+)
 
 __all__ = [
     "NoiseProfile",
@@ -52,9 +61,6 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- constants
-#: Euler–Mascheroni constant, for E1(v) ≈ −γ_E − ln v + v near zero.
-EULER_GAMMA = 0.5772156649015329
-
 # MCRA (Cohen & Berdugo 2002) gives its constants per 8 ms hop at 16 kHz; here they are
 # time constants, so that the tracker behaves the same whatever the hop and sample rate.
 #: α_s = 0.8 per 8 ms: smoothing of the periodogram before the minimum search.
@@ -65,12 +71,8 @@ MCRA_TAU_D_S = 0.008 / -math.log(0.95)
 MCRA_TAU_P_S = 0.008 / -math.log(0.2)
 #: L = 125 frames of 8 ms: the minimum is searched over windows this long.
 MCRA_WINDOW_S = 1.0
-#: δ = 5: S / S_min above this means speech is present.
-MCRA_DELTA = 5.0
-#: Rayleigh-distributed noise: E|N| = sqrt(π·E|N|²) / 2 (magnitude subtraction, adaptive).
-RAYLEIGH_MEAN = math.sqrt(math.pi) / 2
-#: Smallest noise power the tracker keeps (avoids 0/0 in digital silence).
-NOISE_FLOOR = 1e-20
+# δ = 5 (S / S_min above it means speech), the Rayleigh mean and the noise floor are
+# the kernel's own constants: MCRA_DELTA, RAYLEIGH_MEAN, NOISE_FLOOR in _spectral_kernels.
 
 #: ``n_fft=None``: the fast FFT length at or just above this many seconds (measured best).
 AUTO_FRAME_S = 0.064
@@ -85,227 +87,13 @@ METHODS = ("wiener", "mmse_lsa", "subtraction")
 _METHOD_CODE = {"subtraction": 0, "wiener": 1, "mmse_lsa": 2}
 
 
-# --------------------------------------------------------------------------- windows
-def analysis_window(name: str, n_fft: int) -> np.ndarray:
-    """Periodic (DFT-even) ``hann`` or ``hamming`` window of length ``n_fft``, float64."""
-    n = np.arange(n_fft)
-    if name == "hann":
-        return 0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft)
-    if name == "hamming":
-        return 0.54 - 0.46 * np.cos(2 * np.pi * n / n_fft)
-    raise ParameterError(f"window={name!r} is not known: use one of hann, hamming")
-
-
-def synthesis_window(window: np.ndarray, hop: int) -> np.ndarray:
-    """WOLA synthesis window ``w(n) / Σ_m w²(n − mH)``: perfect reconstruction when G = 1."""
-    n_fft = window.size
-    overlap = (window**2).reshape(n_fft // hop, hop).sum(axis=0)
-    return window / np.tile(overlap, n_fft // hop)
-
-
-def _frames(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """``(channels, frames, n_fft)`` strided view of the whole frames in ``audio``."""
-    return np.lib.stride_tricks.sliding_window_view(audio, n_fft, axis=-1)[:, ::hop]
-
-
-# --------------------------------------------------------------------------- noise profile
-PROFILE_FORMAT = "clarity_fx.NoiseProfile/1"
-#: A noise region whose loudest 50 ms is this far above its quiet ones (dB) draws a warning.
-#: Measured: noise-only lead-ins of bench_denoise (white, pink, brown, hum, modulated) reach
-#: 8.6 dB, the example's room tone 2.2 dB; a second of speech at 10 to 20 dB SNR 11.8 to 17 dB.
-UNSTEADY_REGION_DB = 12.0
-
-
-def region_unsteadiness_db(region: np.ndarray, sample_rate: float) -> float:
-    """How far the loudest 50 ms of ``region`` rises above its quietest tenth, in dB.
-
-    Steady noise (hiss, hum, a fan, even noise whose level wanders slowly) stays
-    within about 9 dB; speech, music or a click in the region rise 12 to 40 dB
-    above the pauses between them. Regions shorter than four 50 ms blocks, or
-    silent, give 0.
-
-    Parameters
-    ----------
-    region : numpy.ndarray
-        ``(channels, samples)`` audio.
-    sample_rate : float
-        Its rate in Hz.
-
-    Returns
-    -------
-    float
-        ``10·log10(max / P10)`` of the channel-summed block energies (P10: the
-        10th percentile).
-    """
-    step = max(1, int(0.05 * sample_rate))
-    blocks = region.shape[1] // step
-    if blocks < 4:
-        return 0.0
-    trimmed = np.asarray(region[:, : blocks * step], dtype=np.float64)
-    energy = (trimmed**2).reshape(region.shape[0], blocks, step).sum(axis=(0, 2))
-    quiet = float(np.percentile(energy, 10))
-    if quiet <= 0.0:
-        return 0.0
-    return float(10 * math.log10(max(float(energy.max()), quiet) / quiet))
-
-
-@dataclass
-class NoiseProfile:
-    """A noise spectrum, independent of sample rate, frame length and window.
-
-    Stored as densities per hertz so that it applies to any STFT:
-    ``psd[c, i] = E|N(f_i)|² / (Σw² · fs)`` and ``asd[c, i] = E|N(f_i)| /
-    sqrt(Σw² · fs)``. White noise of variance σ² has a flat ``psd = σ²/fs``;
-    the same noise band-limited for a lower sample rate keeps that density.
-
-    Attributes
-    ----------
-    freqs_hz : numpy.ndarray
-        ``(bins,)`` frequencies of the learned spectrum.
-    psd, asd : numpy.ndarray
-        ``(channels, bins)`` mean power and mean magnitude densities.
-    sample_rate : float
-        Rate it was learned at.
-    n_fft : int
-        Frame length it was learned with.
-    """
-
-    freqs_hz: np.ndarray
-    psd: np.ndarray
-    asd: np.ndarray
-    sample_rate: float
-    n_fft: int
-
-    @property
-    def channels(self) -> int:
-        """Number of channels the profile was learned from."""
-        return int(self.psd.shape[0])
-
-    def for_stft(self, sample_rate: float, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean noise power ``E|N_k|²`` and magnitude ``E|N_k|`` on an STFT's bins.
-
-        Parameters
-        ----------
-        sample_rate : float
-            Rate of the audio the profile is applied to.
-        window : numpy.ndarray
-            The analysis window (its length is ``n_fft``).
-
-        Returns
-        -------
-        power, magnitude : numpy.ndarray
-            ``(channels, n_fft // 2 + 1)`` float64. A profile learned with
-            another frame length or rate is interpolated on the frequency axis
-            (and held at its last value above its own Nyquist frequency).
-        """
-        energy = float(np.sum(window**2)) * sample_rate
-        freqs = np.fft.rfftfreq(window.size, 1.0 / sample_rate)
-        if freqs.size == self.freqs_hz.size and np.allclose(freqs, self.freqs_hz):
-            psd, asd = self.psd, self.asd
-        else:
-            psd = np.stack([np.interp(freqs, self.freqs_hz, row) for row in self.psd])
-            asd = np.stack([np.interp(freqs, self.freqs_hz, row) for row in self.asd])
-        return psd * energy, asd * math.sqrt(energy)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the profile to a ``.npz`` file (read it back with :meth:`load`)."""
-        np.savez(
-            path,
-            freqs_hz=self.freqs_hz,
-            psd=self.psd,
-            asd=self.asd,
-            sample_rate=np.float64(self.sample_rate),
-            n_fft=np.int64(self.n_fft),
-            format=np.str_(PROFILE_FORMAT),
-        )
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> NoiseProfile:
-        """Read a profile written by :meth:`save`.
-
-        Raises
-        ------
-        AudioFileError
-            When the file is missing or is not a saved noise profile.
-        """
-        where = os.fspath(path)
-        try:
-            with np.load(where, allow_pickle=False) as data:
-                if "format" not in data.files or str(data["format"]) != PROFILE_FORMAT:
-                    raise KeyError("no profile format tag")
-                return cls(
-                    freqs_hz=np.asarray(data["freqs_hz"], dtype=np.float64),
-                    psd=np.atleast_2d(np.asarray(data["psd"], dtype=np.float64)),
-                    asd=np.atleast_2d(np.asarray(data["asd"], dtype=np.float64)),
-                    sample_rate=float(data["sample_rate"]),
-                    n_fft=int(data["n_fft"]),
-                )
-        except FileNotFoundError:
-            raise AudioFileError(f"noise profile {where!r} does not exist; check the path") from None
-        except (KeyError, ValueError, OSError) as exc:
-            raise AudioFileError(
-                f"{where!r} is not a noise profile ({exc}); write one with SpectralSubtraction.save_profile()"
-            ) from None
-
-
-def estimate_noise_profile(
-    noise: np.ndarray, sample_rate: float, n_fft: int, hop: int, window: str = "hann"
-) -> NoiseProfile:
-    """Learn a :class:`NoiseProfile` from noise-only audio: the means of ``|N|`` and ``|N|²``.
-
-    Parameters
-    ----------
-    noise : numpy.ndarray
-        ``(channels, samples)`` (or 1-D) noise-only audio.
-    sample_rate : float
-        Its sample rate in Hz.
-    n_fft, hop : int
-        Frame length and hop of the STFT it is averaged over.
-    window : str
-        ``"hann"`` or ``"hamming"``.
-
-    Returns
-    -------
-    NoiseProfile
-        Averages over every whole frame in ``noise``. Audio shorter than one
-        frame is centred in one zero-padded frame and its power scaled back up
-        by the share of the window's energy it covered. Empty audio gives a
-        zero profile (nothing is removed).
-    """
-    noise = np.atleast_2d(np.asarray(noise, dtype=np.float64))
-    w = analysis_window(window, n_fft)
-    n = noise.shape[1]
-    if n >= n_fft:
-        spectra = scipy.fft.rfft(_frames(noise, n_fft, hop) * w, axis=-1, workers=-1)
-        power = np.mean(np.abs(spectra) ** 2, axis=1)
-        magnitude = np.mean(np.abs(spectra), axis=1)
-    elif n > 0:
-        start = (n_fft - n) // 2  # the middle of the frame, where the window is largest
-        padded = np.zeros((noise.shape[0], n_fft))
-        padded[:, start : start + n] = noise
-        spectra = scipy.fft.rfft(padded * w, axis=-1)
-        share = float(np.sum(w**2) / max(np.sum(w[start : start + n] ** 2), 1e-30))
-        power = np.abs(spectra) ** 2 * share
-        magnitude = np.abs(spectra) * math.sqrt(share)
-    else:
-        power = magnitude = np.zeros((noise.shape[0], n_fft // 2 + 1))
-    energy = float(np.sum(w**2)) * sample_rate
-    return NoiseProfile(
-        freqs_hz=np.fft.rfftfreq(n_fft, 1.0 / sample_rate),
-        psd=power / energy,
-        asd=magnitude / math.sqrt(energy),
-        sample_rate=float(sample_rate),
-        n_fft=int(n_fft),
-    )
-
-
 # --------------------------------------------------------------------------- MMSE-LSA gain
 def lsa_gain(xi: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     """Ephraim–Malah (1985) log-spectral-amplitude gain, exactly (``scipy.special.exp1``).
 
     ``G = ξ/(1+ξ) · exp(½·E1(v))``, ``v = ξ·γ/(1+ξ)``, for a-priori SNR ``ξ``
     and a-posteriori SNR ``γ``. The processor evaluates the same function from
-    a table (:func:`_lsa_factor`), within 1e-5.
+    a table (``_spectral_kernels.lsa_factor``), within 1e-5.
     """
     from scipy.special import exp1
 
@@ -314,265 +102,26 @@ def lsa_gain(xi: np.ndarray, gamma: np.ndarray) -> np.ndarray:
     return xi / (1 + xi) * np.exp(0.5 * exp1(v))
 
 
-#: exp(½·E1(e^u)) is tabulated for u = ln v in [LSA_U0, LSA_U1], LSA_STEPS points per unit.
-LSA_U0, LSA_U1, LSA_STEPS = -12.0, 4.5, 256
-_LSA_TABLE: np.ndarray | None = None
-
-
-def _lsa_table() -> np.ndarray:
-    global _LSA_TABLE
-    if _LSA_TABLE is None:
-        from scipy.special import exp1
-
-        u = np.linspace(LSA_U0, LSA_U1, int((LSA_U1 - LSA_U0) * LSA_STEPS) + 1)
-        _LSA_TABLE = np.exp(0.5 * exp1(np.exp(u)))
-    return _LSA_TABLE
-
-
-def _lsa_factor(v, table):
-    """exp(½·E1(v)) from the table (linear in ln v), with its limits outside the table."""
-    if v <= 0.0:
-        return 1e30
-    u = math.log(v)
-    if u >= LSA_U1:
-        return 1.0  # E1(90) < 1e-40
-    if u <= LSA_U0:
-        return math.exp(0.5 * (-EULER_GAMMA - u + v))  # E1(v) = −γ_E − ln v + v + O(v²)
-    t = (u - LSA_U0) * LSA_STEPS
-    i = min(int(t), table.shape[0] - 2)
-    t -= i
-    return table[i] + t * (table[i + 1] - table[i])
-
-
-# --------------------------------------------------------------------------- the gain kernel
-# Settings reach the kernel as two small arrays, so numba compiles a single signature.
-_F_ALPHA, _F_BETA, _F_GMIN, _F_CTIME, _F_AS, _F_AD, _F_AP, _F_DD = range(8)
-_I_METHOD, _I_POWER, _I_HALF, _I_ADAPTIVE, _I_WINDOW, _I_WARMUP, _I_TWO_STEP, _I_AHEAD = range(8)
-
-
-def _tsnr_gain(xi, gamma, method, table):
-    """The gain rule at a-priori SNR ``ξ``: Wiener ``ξ/(1+ξ)`` or LSA (numba)."""
-    gk = xi / (1.0 + xi)
-    if method == 2:
-        gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
-    return gk
-
-
-def _periodogram(spectra, m, r, rows, x2):
-    """``x2 = |X|²`` of frame ``m``, averaged over the channels that share gain row ``r`` (numba)."""
-    channels, _, bins = spectra.shape
-    share = 1.0 / (channels // rows)
-    x2[:] = 0.0
-    for c in range(channels):
-        if rows == 1 or c == r:
-            for k in range(bins):
-                v = spectra[c, m, k]
-                x2[k] += share * (v.real * v.real + v.imag * v.imag)
-
-
-def _gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset, iset, table):
-    """Compute the gains ``G[r, m, k]`` and apply them to ``spectra`` in place (numba).
-
-    ``spectra`` is ``(channels, frames, bins)``; ``gains`` has one row for all
-    channels (linked: the periodogram is the channel mean) or one per channel.
-    ``noise[0]`` holds ``E|N|²`` and ``noise[1]`` ``E|N|`` per row and bin; in
-    adaptive mode MCRA updates them after each frame. ``prev_a2`` is ``Â²`` of
-    the previous frame (decision-directed ξ), ``prev_gain`` the previous
-    smoothed gain, ``mcra`` = (S, S_min, S_tmp, p̂), ``counters[0]`` the frames
-    seen so far. The loops run frame by frame, each over contiguous bins.
-
-    With look-ahead (``iset[_I_AHEAD] = 1``) the last frame of ``spectra`` is
-    only looked at: ξ₂ of frame m is averaged with that of frame m + 1, and the
-    gain is evaluated once more at ``ξ₃ = G²γ``. The look-ahead frame leaves no
-    trace in the state (the next call starts with it), and it gets no gain.
-    """
-    channels, all_frames, bins = spectra.shape
-    rows = gains.shape[0]
-    alpha, beta, g_min, c_time = fset[_F_ALPHA], fset[_F_BETA], fset[_F_GMIN], fset[_F_CTIME]
-    a_s, a_d, a_p, a_dd = fset[_F_AS], fset[_F_AD], fset[_F_AP], fset[_F_DD]
-    method, p, half = iset[_I_METHOD], iset[_I_POWER], iset[_I_HALF]
-    adaptive, window, warmup = iset[_I_ADAPTIVE], iset[_I_WINDOW], iset[_I_WARMUP]
-    two_step, ahead = iset[_I_TWO_STEP], iset[_I_AHEAD]
-    frames = all_frames - ahead
-    x2 = np.empty(bins)
-    row = np.empty(bins)
-    if ahead:
-        # First pass: the decision-directed ξ and the TSNR ξ₂ of every frame, look-ahead included
-        # (the profile is fixed, so the noise does not change from frame to frame).
-        xi2_all = np.empty((rows, all_frames, bins))
-        gamma_all = np.empty((rows, all_frames, bins))
-        inv_lam = np.empty(bins)
-        for r in range(rows):
-            a2 = prev_a2[r].copy()
-            for k in range(bins):
-                inv_lam[k] = 1.0 / max(alpha * noise[0, r, k], 1e-30)
-            for m in range(all_frames):
-                _periodogram(spectra, m, r, rows, x2)
-                xi2, gam = xi2_all[r, m], gamma_all[r, m]
-                for k in range(bins):
-                    gamma = x2[k] * inv_lam[k]
-                    xi = max(a_dd * a2[k] * inv_lam[k] + (1.0 - a_dd) * max(gamma - 1.0, 0.0), beta)
-                    gam[k] = gamma
-                    xi2[k] = xi / (1.0 + xi)  # the Wiener gain G₁, for now
-                if method == 2:  # a loop of its own, so that the Wiener one vectorises
-                    for k in range(bins):  # G = ξ/(1+ξ)·exp(½E1(v)), v = ξγ/(1+ξ)
-                        xi2[k] = min(xi2[k] * _lsa_factor(xi2[k] * gam[k], table), 1.0)
-                for k in range(bins):
-                    gk = xi2[k]
-                    a2[k] = gk * gk * x2[k]
-                    xi2[k] = max(gk * gk * gam[k], beta)
-                if m == frames - 1:
-                    prev_a2[r, :] = a2  # the state after the last frame that gets a gain
-    for m in range(frames):
-        seen = counters[0] + m
-        for r in range(rows):
-            g = gains[r, m]
-            if ahead:
-                # ξ₂ over frames m and m + 1, then one more step at ξ₃ = G²·γ.
-                now, nxt, gam = xi2_all[r, m], xi2_all[r, m + 1], gamma_all[r, m]
-                if method == 1:
-                    for k in range(bins):
-                        xi = 0.5 * (now[k] + nxt[k])
-                        gk = xi / (1.0 + xi)
-                        xi = max(gk * gk * gam[k], beta)
-                        g[k] = xi / (1.0 + xi)
-                else:
-                    for k in range(bins):
-                        gk = _tsnr_gain(0.5 * (now[k] + nxt[k]), gam[k], method, table)
-                        g[k] = _tsnr_gain(max(gk * gk * gam[k], beta), gam[k], method, table)
-            else:
-                _periodogram(spectra, m, r, rows, x2)
-                if adaptive and seen < warmup:
-                    # These frames overlap the zeros before the stream: start afresh on each.
-                    for k in range(bins):
-                        s = max(x2[k], NOISE_FLOOR)
-                        noise[0, r, k] = s
-                        noise[1, r, k] = RAYLEIGH_MEAN * math.sqrt(s)
-                        mcra[0, r, k] = s
-                        mcra[1, r, k] = s
-                        mcra[2, r, k] = s
-                        mcra[3, r, k] = 0.0
-                if method == 0 and p == 1:
-                    # Berouti et al. (1979), p = 1: |Ŝ| = max(|X| − α|N|, β|N|).
-                    for k in range(bins):
-                        x = math.sqrt(x2[k])
-                        nk = noise[1, r, k]
-                        g[k] = max(x - alpha * nk, beta * nk) / x if x > 0 else 0.0
-                elif method == 0:
-                    # p = 2: |Ŝ|² = max(|X|² − α|N|², β|N|²).
-                    for k in range(bins):
-                        lam = noise[0, r, k]
-                        s = max(x2[k] - alpha * lam, beta * lam)
-                        g[k] = math.sqrt(s / x2[k]) if x2[k] > 0 else 0.0
-                elif method == 1:
-                    # Wiener on the decision-directed ξ (Ephraim & Malah 1984, eq. 51); with TSNR
-                    # (Plapous et al. 2006) ξ is then re-estimated from this frame's estimate.
-                    # (A loop apart from LSA's: one loop through _tsnr_gain measured 25 % slower,
-                    # as the call keeps the Wiener arithmetic from vectorising.)
-                    for k in range(bins):
-                        lam = max(alpha * noise[0, r, k], 1e-30)
-                        gamma = x2[k] / lam
-                        xi = a_dd * prev_a2[r, k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0)
-                        xi = max(xi, beta)
-                        gk = xi / (1.0 + xi)
-                        prev_a2[r, k] = gk * gk * x2[k]
-                        xi2 = max(gk * gk * gamma, beta)
-                        g[k] = xi2 / (1.0 + xi2) if two_step else gk
-                else:
-                    # LSA: G = ξ/(1+ξ)·exp(½E1(v)), v = ξγ/(1+ξ) (Ephraim & Malah 1985), same ξ.
-                    for k in range(bins):
-                        lam = max(alpha * noise[0, r, k], 1e-30)
-                        gamma = x2[k] / lam
-                        xi = a_dd * prev_a2[r, k] / lam + (1.0 - a_dd) * max(gamma - 1.0, 0.0)
-                        xi = max(xi, beta)
-                        gk = xi / (1.0 + xi)
-                        gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
-                        prev_a2[r, k] = gk * gk * x2[k]
-                        if two_step:
-                            xi = max(gk * gk * gamma, beta)
-                            gk = xi / (1.0 + xi)
-                            gk = min(gk * _lsa_factor(gk * gamma, table), 1.0)
-                        g[k] = gk
-            for k in range(bins):
-                g[k] = max(g[k], g_min)
-            if half > 0:
-                # Frequency smoothing: moving average over 2·half + 1 bins.
-                row[:] = g
-                acc = 0.0
-                lo, hi = 0, -1
-                for k in range(bins):
-                    while hi < min(k + half, bins - 1):
-                        hi += 1
-                        acc += row[hi]
-                    while lo < k - half:
-                        acc -= row[lo]
-                        lo += 1
-                    g[k] = acc / (hi - lo + 1)
-            if c_time > 0.0:
-                # Time smoothing: one-pole recursion on the gain.
-                if seen > 0:
-                    for k in range(bins):
-                        g[k] = c_time * prev_gain[r, k] + (1.0 - c_time) * g[k]
-                for k in range(bins):
-                    prev_gain[r, k] = g[k]
-            if adaptive and seen >= warmup:
-                # MCRA (Cohen & Berdugo 2002): smoothed periodogram S, its running minimum
-                # S_min over windows of L frames, speech presence p̂ = smoothed [S/S_min > δ],
-                # noise λ_d ← α̃_d·λ_d + (1 − α̃_d)·|Y|², α̃_d = α_d + (1 − α_d)·p̂.
-                restart = (seen - warmup) % window == 0
-                for k in range(bins):
-                    sf = 0.25 * x2[max(k - 1, 0)] + 0.5 * x2[k] + 0.25 * x2[min(k + 1, bins - 1)]
-                    s = a_s * mcra[0, r, k] + (1.0 - a_s) * sf
-                    mcra[0, r, k] = s
-                    if restart:
-                        mcra[1, r, k] = min(mcra[2, r, k], s)
-                        mcra[2, r, k] = s
-                    else:
-                        mcra[1, r, k] = min(mcra[1, r, k], s)
-                        mcra[2, r, k] = min(mcra[2, r, k], s)
-                    present = 1.0 if s > MCRA_DELTA * max(mcra[1, r, k], NOISE_FLOOR) else 0.0
-                    ph = a_p * mcra[3, r, k] + (1.0 - a_p) * present
-                    mcra[3, r, k] = ph
-                    ad = a_d + (1.0 - a_d) * ph
-                    lam_d = max(ad * noise[0, r, k] + (1.0 - ad) * x2[k], NOISE_FLOOR)
-                    noise[0, r, k] = lam_d
-                    noise[1, r, k] = RAYLEIGH_MEAN * math.sqrt(lam_d)
-        # Ŝ = G·X, in place.
-        for c in range(channels):
-            g = gains[0 if rows == 1 else c, m]
-            for k in range(bins):
-                spectra[c, m, k] *= g[k]
-    counters[0] += frames
-
-
-def _overlap_add(frames, synthesis, out, hop):
-    """``out[c, m·hop + n] += frames[c, m, n] · synthesis[n]``: WOLA resynthesis (numba)."""
-    channels, count, n_fft = frames.shape
-    for c in range(channels):
-        for m in range(count):
-            at = m * hop
-            for n in range(n_fft):
-                out[c, at + n] += frames[c, m, n] * synthesis[n]
-
-
-_KERNEL = None
-_OLA = None
 _POOL = None
 
 
-def _kernel() -> Any:
-    """The gain kernel, compiled by numba on first use (and cached on disk)."""
-    global _KERNEL, _OLA
-    if _KERNEL is None:
-        import numba
+def _kernels() -> ModuleType:
+    """The numba kernels (:mod:`._spectral_kernels`), imported on the first block."""
+    from . import _spectral_kernels
 
-        # The kernel calls _lsa_factor through this module's globals: compile it first.
-        globals()["_lsa_factor"] = numba.njit(cache=True, nogil=True)(_lsa_factor)
-        globals()["_tsnr_gain"] = numba.njit(cache=True, nogil=True, fastmath=True)(_tsnr_gain)
-        globals()["_periodogram"] = numba.njit(cache=True, nogil=True, fastmath=True)(_periodogram)
-        _OLA = numba.njit(cache=True, nogil=True, fastmath=True)(_overlap_add)
-        _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True)(_gain_kernel)
-    return _KERNEL
+    return _spectral_kernels
+
+
+#: Constants that moved to the kernel module with the kernels; still readable here (loads numba).
+_KERNEL_CONSTANTS = frozenset(
+    {"EULER_GAMMA", "MCRA_DELTA", "RAYLEIGH_MEAN", "NOISE_FLOOR", "LSA_U0", "LSA_U1", "LSA_STEPS"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _KERNEL_CONSTANTS:
+        return getattr(_kernels(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _pools() -> tuple[Any, Any]:
@@ -976,7 +525,9 @@ class SpectralSubtraction(Plugin):
         if self._clip_cache is not None and self._clip_cache[0] == key:
             return self._clip_cache[1]
         if isinstance(clip, (str, os.PathLike)):
-            audio, clip_rate = _read_audio(clip)
+            from ..audio_io import read_all
+
+            audio, clip_rate = read_all(clip, what="noise clip")
         else:
             try:
                 audio = as_channels_first(np.asarray(clip, dtype=np.float64).astype(np.float32))[0]
@@ -1129,6 +680,8 @@ class SpectralSubtraction(Plugin):
         return out
 
     def _settings(self, state: StreamState) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel's settings as its two arrays, ``fset`` (floats) and ``iset`` (ints)."""
+        k = _kernels()  # the slots of the two arrays are named there
         frame_s = state.hop / state.sample_rate
 
         def pole(tau_s: float) -> float:
@@ -1136,20 +689,20 @@ class SpectralSubtraction(Plugin):
 
         g_min = 0.0 if self.max_reduction_db is None else 10 ** (-self.max_reduction_db / 20)
         fset = np.zeros(8)
-        fset[_F_ALPHA], fset[_F_BETA] = self.oversubtraction, self.spectral_floor
-        fset[_F_GMIN], fset[_F_CTIME] = g_min, pole(self.time_smoothing_ms / 1000)
-        fset[_F_AS], fset[_F_AD] = pole(MCRA_TAU_S_S), pole(MCRA_TAU_D_S)
-        fset[_F_AP] = pole(MCRA_TAU_P_S)
-        fset[_F_DD] = self.dd_weight
+        fset[k.F_ALPHA], fset[k.F_BETA] = self.oversubtraction, self.spectral_floor
+        fset[k.F_GMIN], fset[k.F_CTIME] = g_min, pole(self.time_smoothing_ms / 1000)
+        fset[k.F_AS], fset[k.F_AD] = pole(MCRA_TAU_S_S), pole(MCRA_TAU_D_S)
+        fset[k.F_AP] = pole(MCRA_TAU_P_S)
+        fset[k.F_DD] = self.dd_weight
         iset = np.zeros(8, np.int64)
-        iset[_I_METHOD] = _METHOD_CODE[self.method]
-        iset[_I_POWER] = 1 if self.domain == "magnitude" else 2
-        iset[_I_HALF] = int(round(self.freq_smoothing_hz * state.n_fft / state.sample_rate)) // 2
-        iset[_I_ADAPTIVE] = int(self.adaptive)
-        iset[_I_WINDOW] = max(1, round(MCRA_WINDOW_S / frame_s))
-        iset[_I_WARMUP] = state.n_fft // state.hop  # frames that overlap the stream's start
-        iset[_I_TWO_STEP] = int(self.two_step)
-        iset[_I_AHEAD] = state.ahead
+        iset[k.I_METHOD] = _METHOD_CODE[self.method]
+        iset[k.I_POWER] = 1 if self.domain == "magnitude" else 2
+        iset[k.I_HALF] = int(round(self.freq_smoothing_hz * state.n_fft / state.sample_rate)) // 2
+        iset[k.I_ADAPTIVE] = int(self.adaptive)
+        iset[k.I_WINDOW] = max(1, round(MCRA_WINDOW_S / frame_s))
+        iset[k.I_WARMUP] = state.n_fft // state.hop  # frames that overlap the stream's start
+        iset[k.I_TWO_STEP] = int(self.two_step)
+        iset[k.I_AHEAD] = state.ahead
         return fset, iset
 
     def _apply_gains(self, spectra: np.ndarray, state: StreamState) -> np.ndarray:
@@ -1165,13 +718,14 @@ class SpectralSubtraction(Plugin):
                 "counters": np.zeros(1, np.int64),
             }
         ks = state.kernel_state
+        k = _kernels()
         profile = self._given_profile(state.sample_rate) or self._fitted or self._learned
         fset, iset = self._settings(state)
         if profile is not None and (not self.adaptive or ks["counters"][0] == 0):
             # The fixed profile (or the tracker's start), channel-averaged when linked. It is the
             # same for every block of a stream, so it is interpolated once.
             if ks.get("profile") is profile:
-                iset[_I_WARMUP] = 0
+                iset[k.I_WARMUP] = 0
                 return self._run_kernel(spectra, ks, rows, fset, iset)
             ks["profile"] = profile
             power, magnitude = profile.for_stft(state.sample_rate, state.w.astype(np.float64))
@@ -1184,7 +738,7 @@ class SpectralSubtraction(Plugin):
                 power, magnitude = power.mean(axis=0), magnitude.mean(axis=0)
             ks["noise"][0] = power
             ks["noise"][1] = magnitude
-            iset[_I_WARMUP] = 0  # the tracker starts from the profile, not from the first frames
+            iset[k.I_WARMUP] = 0  # the tracker starts from the profile, not from the first frames
         return self._run_kernel(spectra, ks, rows, fset, iset)
 
     def _gains_into(self, spectra: np.ndarray, state: StreamState) -> None:
@@ -1199,9 +753,10 @@ class SpectralSubtraction(Plugin):
 
     def _run_kernel(self, spectra: np.ndarray, ks: dict, rows: int, fset: np.ndarray,
                     iset: np.ndarray) -> np.ndarray:
+        k = _kernels()
         _, frames, bins = spectra.shape
-        gains = np.empty((rows, frames - iset[_I_AHEAD], bins), np.float32)
-        _kernel()(
+        gains = np.empty((rows, frames - iset[k.I_AHEAD], bins), np.float32)
+        k.gain_kernel(
             spectra,
             ks["noise"],
             gains,
@@ -1211,7 +766,7 @@ class SpectralSubtraction(Plugin):
             ks["counters"],
             fset,
             iset,
-            _lsa_table(),
+            k.lsa_table(),
         )
         return gains
 
@@ -1239,9 +794,11 @@ class SpectralSubtraction(Plugin):
         def analyse(a: int, b: int) -> np.ndarray:
             return scipy.fft.rfft(framed[:, a : b + ahead] * state.w, axis=-1, workers=1)
 
+        overlap_add = _kernels().overlap_add
+
         def synthesise(spectra: np.ndarray, a: int) -> None:
             y = scipy.fft.irfft(spectra[:, : spectra.shape[1] - ahead], n_fft, axis=-1, workers=1)
-            _OLA(y, state.ws, out[:, a * hop :], hop)
+            overlap_add(y, state.ws, out[:, a * hop :], hop)
 
         chunks = [(a, min(a + PIPELINE_FRAMES, frames)) for a in range(0, frames, PIPELINE_FRAMES)]
         if len(chunks) == 1:
@@ -1308,24 +865,3 @@ class SpectralSubtraction(Plugin):
         spectra = np.concatenate([s for s, _ in state.collect], axis=1)
         gains = np.concatenate([g for _, g in state.collect], axis=1)
         return spectra, gains
-
-
-# --------------------------------------------------------------------------- helpers
-def _read_audio(path: str | os.PathLike) -> tuple[np.ndarray, float]:
-    import soundfile as sf
-
-    try:
-        data, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
-    except (RuntimeError, OSError, sf.LibsndfileError) as exc:
-        raise AudioFileError(f"cannot read noise clip {os.fspath(path)!r}: {exc}") from None
-    return np.ascontiguousarray(data.T), float(rate)
-
-
-def _resample(audio: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
-    """Polyphase resampling of ``(channels, n)`` audio from ``rate_in`` to ``rate_out``."""
-    if rate_in == rate_out:
-        return audio
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(rate_out / rate_in).limit_denominator(1000)
-    return resample_poly(audio, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
