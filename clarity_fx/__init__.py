@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Chain": "chain",
     "Mix": "chain",
+    "walk": "chain",
     "Plugin": "plugin",
     "Param": "plugin",
     "ClarityError": "errors",
@@ -31,6 +32,8 @@ _LAZY = {
     "TruePeakLimiter": "processors.limiter",
     "LoudnessNormalize": "processors.loudness",
     "render": "rendering",
+    "RenderResult": "rendering",
+    "StageReport": "rendering",
     "Blend": "wrappers",
     "Automate": "wrappers",
     "Lane": "wrappers",

@@ -34,13 +34,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["Param", "Plugin", "StreamState", "as_channels_first", "frequency_param", "restore_layout"]
+__all__ = [
+    "Param",
+    "Plugin",
+    "RenderContext",
+    "StreamState",
+    "as_channels_first",
+    "current_render",
+    "frequency_param",
+    "restore_layout",
+]
 
 
 # --------------------------------------------------------------------------- parameters
@@ -248,6 +259,58 @@ class StreamState:
         return name in self.__dict__
 
 
+# --------------------------------------------------------------------------- render context
+class RenderContext:
+    """What one render hands the stages it streams, and what they measure for it.
+
+    ``render`` makes one and makes it current (:func:`current_render`) for its
+    pre-passes and its streamed pass, then drops it: a per-render thing (the
+    external key, a wish for gain traces) reaches the stages without being set
+    on them, and what they measure comes back to the render without being
+    left on them.
+
+    Parameters
+    ----------
+    key : KeySource, optional
+        The external sidechain key that stages with ``keyed=True`` listen to.
+    trace_gain : bool, optional
+        Whether dynamics stages keep a gain-reduction trace of the stream.
+
+    Attributes
+    ----------
+    measured : dict
+        ``id(stage)`` → what that stage reported (name → value), the latest
+        stream's values replacing earlier ones (pre-passes run stages too).
+    """
+
+    def __init__(self, key: Any = None, trace_gain: bool = False) -> None:
+        self.key = key
+        self.trace_gain = bool(trace_gain)
+        self.measured: dict[int, dict[str, Any]] = {}
+
+    def report(self, stage: Any, **values: Any) -> None:
+        """Record what ``stage`` measured (``gain_db=...``, ``gain_reduction_db=...``)."""
+        self.measured.setdefault(id(stage), {}).update(values)
+
+
+_CURRENT_RENDER: ContextVar[RenderContext | None] = ContextVar("clarity_render", default=None)
+
+
+def current_render() -> RenderContext | None:
+    """The :class:`RenderContext` of the render under way, or None outside ``render``."""
+    return _CURRENT_RENDER.get()
+
+
+@contextmanager
+def rendering_with(context: RenderContext) -> Iterator[RenderContext]:
+    """Make ``context`` current inside the ``with`` block (nested renders restore the outer one)."""
+    token = _CURRENT_RENDER.set(context)
+    try:
+        yield context
+    finally:
+        _CURRENT_RENDER.reset(token)
+
+
 def _empty(channels: int) -> np.ndarray:
     return np.zeros((channels, 0), dtype=np.float32)
 
@@ -348,6 +411,15 @@ class Plugin:
     def param_names(cls) -> list[str]:
         """Names of the parameters, in declaration order."""
         return list(cls.params())
+
+    def children(self) -> list[Any]:
+        """The plugins directly inside this one (none for a processor).
+
+        Containers (``Chain``, ``Mix``), wrappers (``Blend``, ``Automate``) and
+        processors that hold a plugin (a compressor's key chain) override it;
+        :func:`clarity_fx.chain.walk` visits a whole tree through it.
+        """
+        return []
 
     def get_params(self) -> dict[str, Any]:
         """Current parameter values, by name."""

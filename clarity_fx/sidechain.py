@@ -78,6 +78,11 @@ class KeySource:
         where = self.path if self.path is not None else "array"
         return f"KeySource({where}, {self.channels} ch, {self.frames} frames at {self.sample_rate:g} Hz)"
 
+    def close(self) -> None:
+        """Close the key's file (an array key holds none); reading afterwards is an error."""
+        if self._file is not None:
+            self._file.close()
+
     def check(self, sample_rate: float, channels: int, linked: bool) -> None:
         """Refuse a key that does not fit the audio, naming the fix."""
         if self.sample_rate != sample_rate:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugin import Param, Plugin, StreamState
-from .dynamics import TRUE_PEAK_PHASES, TRUE_PEAK_TAPS, kernels, time_constant_coefficient
+from ..plugin import Param, Plugin, StreamState, current_render
+from .dynamics import TRUE_PEAK_PHASES, TRUE_PEAK_TAPS, GainTrace, kernels, time_constant_coefficient
 
 __all__ = ["TruePeakLimiter"]
 
@@ -170,6 +170,10 @@ class TruePeakLimiter(Plugin):
             state.e_history = np.ones(state.ramp - 1)
             # [e, how many e < 1 in the window, their Σ(1 − e), e leaving first]
             state.smoother = np.array([1.0, 0.0, 0.0, 1.0])
+            render = current_render()
+            if render is not None and render.trace_gain:
+                state.trace = GainTrace(step=round(state.sample_rate / 1000), skip=delay)
+                render.report(self, gain_reduction_db=state.trace, trace_step=state.trace.step)
         ceiling = 10.0 ** ((self.ceiling_dbtp - SAFETY_MARGIN_DB) / 20.0)
         alpha_release = time_constant_coefficient(self.release_ms, state.sample_rate)
         n = block.shape[1]
@@ -189,4 +193,7 @@ class TruePeakLimiter(Plugin):
             gain,
         )
         self._last_gain = gain[None, :]
+        if "trace" in state:
+            with np.errstate(divide="ignore"):
+                state.trace.add(20.0 * np.log10(self._last_gain))
         return out
