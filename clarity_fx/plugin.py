@@ -24,6 +24,13 @@ Internally every stage speaks one small protocol, so containers (``Chain``,
 - ``_push(block) -> aligned output`` (possibly fewer samples than pushed),
 - ``_finish() -> the rest``, so that total output == total input.
 
+A container says what it holds through :meth:`Plugin.children`, so one walk
+(:func:`clarity_fx.walk`) finds every plugin at any depth. What belongs to one
+render rather than to the plugins (the external key, a wish for gain traces,
+what stages measured) travels in a :class:`RenderContext` that ``render``
+makes current for its passes: stages read it when a stream starts and report
+to it, so nothing is set on, or left in, the caller's plugins.
+
 A processor implements one method, :meth:`Plugin.process_block`: it receives a
 ``(channels, n)`` float32 block and returns ``n`` samples delayed by
 ``latency_for(sample_rate)`` samples. Parameters are :class:`Param`
@@ -553,7 +560,8 @@ class Plugin:
     def fit(self, blocks: Iterable[np.ndarray], sample_rate: float) -> bool | None:
         """Learn from the audio ahead (noise region, whole-file loudness).
 
-        ``render`` calls this on processors with ``needs_fit`` in a pre-pass,
+        ``render`` calls this on processors with ``needs_fit``, wherever they
+        sit in the chain (:func:`~clarity_fx.walk`), in a pre-pass,
         with the same ``(channels, n)`` blocks the processor will later see,
         so that a streamed render equals the whole-buffer call. Return True
         to be given another pass over the same audio. Processors that need no

@@ -162,7 +162,9 @@ class Automate(_Wrapper):
     Every ``block_ms`` the parameters are set from their lanes at the block's
     start time, then the block is processed. Time is the absolute time of the
     stream (samples since reset), not of calls, so streaming equals the
-    whole-buffer call.
+    whole-buffer call. When the stream ends (flush, the end of a whole-buffer
+    call, or a reset of a stream cut short) the plugin gets back the values
+    it had when the stream began.
 
     Parameters
     ----------
