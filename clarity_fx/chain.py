@@ -36,7 +36,7 @@ import pedalboard
 
 from .plugin import Plugin, _empty
 
-__all__ = ["Chain", "Mix", "Node", "as_stage", "children_of", "is_native", "upstream_of", "walk"]
+__all__ = ["Chain", "Mix", "Node", "as_stage", "children_of", "is_native", "is_series", "upstream_of", "walk"]
 
 #: A first chunk at least this long sets a native stage's block size (else buffer_size does).
 MIN_DIRECT_BLOCK = 1024
@@ -242,7 +242,7 @@ def _walk(item: Any, path: tuple[int, ...], parent: Any) -> Iterator[Node]:
         yield from _walk(child, (*path, index), item)
 
 
-def _in_series(item: Any) -> bool:
+def is_series(item: Any) -> bool:
     """Whether ``item``'s children run one after another (a Chain), not side by side (a Mix)."""
     if isinstance(item, Chain):
         return not isinstance(item, Mix)
@@ -276,7 +276,7 @@ def upstream_of(root: Any, path: tuple[int, ...]) -> Chain:
     item = root
     for index in path:
         inner = children_of(item)
-        if _in_series(item):
+        if is_series(item):
             before.extend(inner[:index])
         item = inner[index]
     return Chain(before)

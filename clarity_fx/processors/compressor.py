@@ -272,7 +272,6 @@ class HardKneeCompressor(Plugin):
             except TypeError:
                 raise ParameterError("key must be a plugin or a Chain (the sidechain filter)") from None
         super().__init__(**params)
-        self.gain_reduction_db = np.zeros((1, 0))
 
     @classmethod
     def pydub_defaults(cls, **overrides: Any) -> HardKneeCompressor:
@@ -438,10 +437,18 @@ class HardKneeCompressor(Plugin):
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         # The detector sees the block now; the audio it acts on is delayed by the lookahead.
-        self.gain_reduction_db, linear_gain = self._gain_db(self._detector(block, state), state)
+        state.gain_reduction_db, linear_gain = self._gain_db(self._detector(block, state), state)
         if "trace" in state:
-            state.trace.add(self.gain_reduction_db)
+            state.trace.add(state.gain_reduction_db)
         return self._apply_gain(self._delayed(block, state), linear_gain)
+
+    @property
+    def gain_reduction_db(self) -> np.ndarray:
+        """The gain applied to the last processed block of the current or last stream, dB."""
+        state = self._state
+        if state is None or "gain_reduction_db" not in state:
+            return np.zeros((1, 0))
+        return state.gain_reduction_db
 
     def children(self) -> list[Any]:
         """The internal key chain, if any."""

@@ -137,10 +137,6 @@ class TruePeakLimiter(Plugin):
         help="How far ahead the gain sees; reported as latency.",
     )
 
-    def __init__(self, **params: object) -> None:
-        super().__init__(**params)
-        self._last_gain = np.ones((1, 0))
-
     @classmethod
     def conformance_example(cls) -> TruePeakLimiter:
         """An engaged example for the shared conformance tests."""
@@ -156,9 +152,12 @@ class TruePeakLimiter(Plugin):
 
     @property
     def gain_reduction_db(self) -> np.ndarray:
-        """Gain applied to the last processed block, in dB (``(1, n)``, ≤ 0)."""
+        """Gain applied to the last processed block of the current or last stream, in dB (``(1, n)``, ≤ 0)."""
+        state = self._state
+        if state is None or "last_gain" not in state:
+            return np.zeros((1, 0))
         with np.errstate(divide="ignore"):
-            return 20.0 * np.log10(self._last_gain)
+            return 20.0 * np.log10(state.last_gain)
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         if "ramp" not in state:
@@ -192,8 +191,8 @@ class TruePeakLimiter(Plugin):
             out,
             gain,
         )
-        self._last_gain = gain[None, :]
+        state.last_gain = gain[None, :]
         if "trace" in state:
             with np.errstate(divide="ignore"):
-                state.trace.add(20.0 * np.log10(self._last_gain))
+                state.trace.add(20.0 * np.log10(state.last_gain))
         return out
