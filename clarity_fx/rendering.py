@@ -450,8 +450,8 @@ def fit_stages(
     try:
         for node in walk(chain):
             stage = node.plugin
-            if not getattr(stage, "needs_fit", False):
-                continue
+            if not getattr(stage, "needs_fit", False) or any(stage is done for done in fitted):
+                continue  # one object used twice is fitted once, where it first comes
             prefix = upstream_of(chain, node.path)
             fitted.append(stage)
             # A stage may ask for more passes (loudness: measure, then check the limited result).
