@@ -42,7 +42,7 @@ _LAZY = {
     "master": "mastering",
     "batch": "batching",
     "duck": "sidechain",
-    "KeySource": "sidechain",
+    "KeySource": "keys",
 }
 
 _SUBMODULES = {

@@ -107,7 +107,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AudioFileError, ParameterError
+from .errors import ParameterError
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -1008,7 +1008,8 @@ def analyze_file(path: str | PathLike[str], block_seconds: float = 5.0) -> dict[
     Parameters
     ----------
     path : str or os.PathLike
-        Any file ``pedalboard.io.AudioFile`` reads (WAV, FLAC, MP3, OGG, AIFF, ...).
+        Any audio file clarity reads (WAV, FLAC, MP3, OGG, AIFF, ...), vetted
+        by :func:`clarity_fx.audio_io.open_audio` as ``render`` vets it.
     block_seconds : float, default 5.0
         Length of each block read; results do not depend on it.
 
@@ -1020,26 +1021,17 @@ def analyze_file(path: str | PathLike[str], block_seconds: float = 5.0) -> dict[
     Raises
     ------
     AudioFileError
-        If the file does not exist or cannot be decoded.
+        If the file is missing, not audio, truncated or damaged, or holds
+        NaN or infinite samples.
     """
-    from pedalboard.io import AudioFile
+    from .audio_io import open_audio, read_blocks
 
     if not (isinstance(block_seconds, (int, float)) and block_seconds > 0):
         raise ParameterError(f"block_seconds must be a positive number, got {block_seconds!r}")
-    try:
-        f = AudioFile(str(path))
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise AudioFileError(
-            f"cannot read {path}: {exc}; pass an existing WAV/FLAC/MP3/OGG/AIFF file"
-        ) from exc
-    with f:
-        analyzer = AudioAnalyzer(f.samplerate, f.num_channels)
-        block = max(1, round(block_seconds * f.samplerate))
-        while True:
-            data = f.read(block)
-            if data.shape[-1] == 0:
-                break
-            analyzer.add(data)
+    info = open_audio(path)
+    analyzer = AudioAnalyzer(info.sample_rate, info.channels)
+    for data in read_blocks(info, max(1, round(block_seconds * info.sample_rate))):
+        analyzer.add(data)
     return analyzer.result()
 
 

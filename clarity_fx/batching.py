@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import glob
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -209,7 +210,7 @@ def _render(task: Task) -> Any:
 def partial_files(output: Path) -> list[Path]:
     """Temporary files a killed render may have left beside ``output``.
 
-    The pattern is :func:`clarity_fx.rendering.atomic_output`'s ``.<stem>.*.part<suffix>``.
+    The pattern is :func:`clarity_fx.audio_io.atomic_output`'s ``.<stem>.*.part<suffix>``.
     """
     try:
         return sorted(output.parent.glob(f".{glob.escape(output.stem)}.*.part{glob.escape(output.suffix)}"))
@@ -268,14 +269,16 @@ def _is_hidden(path: Path, base: Path) -> bool:
     return any(part.startswith(".") for part in parts)
 
 
-def _within(path: Path, folder: Path | None) -> bool:
-    if folder is None:
-        return False
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, or its absolute form where a symlink loop makes resolving impossible."""
     try:
-        path.resolve().relative_to(folder)
-        return True
-    except (ValueError, OSError):
-        return False
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError("Symlink loop from ...")
+        return path.absolute()
+
+
+def _within(path: Path, folder: Path | None) -> bool:
+    return folder is not None and _resolved(path).is_relative_to(folder)
 
 
 @functools.lru_cache(maxsize=1)
@@ -293,7 +296,8 @@ def _audio_files(candidates: Iterable[Path], base: Path, out_dir: Path | None) -
     for path in candidates:
         if path.suffix.lower() not in extensions or _is_hidden(path, base):
             continue
-        if _within(path, out_dir) or not path.is_file():
+        # A dangling link or a symlink loop is kept: its render fails with the reason, the batch goes on.
+        if _within(path, out_dir) or not (path.is_file() or path.is_symlink()):
             continue
         found.append(path)
     return sorted(found)
@@ -322,6 +326,9 @@ def _expand(text: str, out_dir: Path | None) -> tuple[list[tuple[Path, Path]], s
         except OSError as err:
             return [], f"{path}: cannot list the folder ({err.strerror})"
         if not matches:
+            if out_dir is not None and _within(path, out_dir) and any(
+                    p.suffix.lower() in audio_extensions() for p in path.iterdir()):
+                return [], f"{path} is inside the output folder; choose another --out-dir"
             return [], f"no audio files in {path}"
         return [(m, m.relative_to(path)) for m in matches], None
     # A file named on the command line is taken as given; render says what is wrong with it.
@@ -329,7 +336,7 @@ def _expand(text: str, out_dir: Path | None) -> tuple[list[tuple[Path, Path]], s
 
 
 def _output_format(format: str | None) -> str | None:
-    from .rendering import WRITE_FORMATS
+    from .audio_io import WRITE_FORMATS
 
     if format is None:
         return None
@@ -338,6 +345,12 @@ def _output_format(format: str | None) -> str | None:
         raise ClarityError(f"--format {format}: cannot write that; use one of "
                            + ", ".join(f.lstrip(".") for f in WRITE_FORMATS))
     return suffix
+
+
+def _check_suffix(suffix: str) -> None:
+    if any(sep and sep in suffix for sep in ("/", os.sep, os.altsep, "\0")):
+        raise ClarityError(f"--suffix {suffix!r} holds a path separator; a suffix is added to the file "
+                           "name (e.g. -clean), use --out-dir for another folder")
 
 
 def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str], *,
@@ -360,40 +373,50 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.Pat
         nothing, two inputs that would write the same output, an output that
         would overwrite its input).
     """
-    from .rendering import WRITE_FORMATS
+    from .audio_io import WRITE_FORMATS
 
     out_dir = Path(out_dir).expanduser()
     try:
-        out_resolved: Path | None = out_dir.resolve()
+        out_resolved: Path | None = _resolved(out_dir)
     except OSError:
         out_resolved = None
     extension = _output_format(format)
+    _check_suffix(suffix)
     pairs: list[tuple[Path, Path]] = []
     problems: list[FileResult] = []
+    planned: list[tuple[Path, Path, Path]] = []  # (input, its resolved path, its relative path)
     seen_inputs: set[Path] = set()
-    writers: dict[Path, Path] = {}
     for text in inputs:
         found, problem = _expand(os.fspath(text), out_resolved)
         if problem:
             problems.append(FileResult(Path(os.fspath(text)), None, "failed", problem))
         for source, relative in found:
-            key = source.resolve()
-            if key in seen_inputs:
-                continue
-            seen_inputs.add(key)
-            ext = extension or (relative.suffix.lower() if relative.suffix.lower() in WRITE_FORMATS
-                                else FALLBACK_FORMAT)
-            target = out_dir / relative.parent / f"{relative.stem}{suffix}{ext}"
-            resolved = target.resolve()
-            if resolved == key:
-                reason = f"{target} is the input file; use --suffix or another --out-dir"
-                problems.append(FileResult(source, target, "failed", reason))
-            elif resolved in writers:
-                reason = f"{target} would also be written from {writers[resolved]}; rename one of them"
-                problems.append(FileResult(source, target, "failed", reason))
-            else:
-                writers[resolved] = source
-                pairs.append((source, target))
+            key = _resolved(source)
+            if key not in seen_inputs:
+                seen_inputs.add(key)
+                planned.append((source, key, relative))
+    # Every input is known before any output is planned: no output may land on any input of the batch.
+    writers: dict[Path, Path] = {}
+    for source, key, relative in planned:
+        ext = extension or (relative.suffix.lower() if relative.suffix.lower() in WRITE_FORMATS
+                            else FALLBACK_FORMAT)
+        target = out_dir / relative.parent / f"{relative.stem}{suffix}{ext}"
+        resolved = _resolved(target)
+        if out_resolved is not None and not resolved.is_relative_to(out_resolved):
+            reason = f"{target} would be written outside {out_dir}; use a plain --suffix"
+            problems.append(FileResult(source, target, "failed", reason))
+        elif resolved == key:
+            reason = f"{target} is the input file; use --suffix or another --out-dir"
+            problems.append(FileResult(source, target, "failed", reason))
+        elif resolved in seen_inputs:
+            reason = f"{target} is another input of this batch; use --suffix or another --out-dir"
+            problems.append(FileResult(source, target, "failed", reason))
+        elif resolved in writers:
+            reason = f"{target} would also be written from {writers[resolved]}; rename one of them"
+            problems.append(FileResult(source, target, "failed", reason))
+        else:
+            writers[resolved] = source
+            pairs.append((source, target))
     return pairs, problems
 
 
@@ -425,14 +448,14 @@ def preset_text(preset: Any, overrides: list[str] | None = None) -> tuple[Any, s
     """
     import yaml
 
-    from .preset import Preset, _read_text, apply_overrides, find_preset, parse_preset
+    from .preset import Preset, apply_overrides, find_preset, parse_preset, read_preset_text
 
     if isinstance(preset, Preset):
         spec, text, source = preset, None, preset.source
     else:
         path = find_preset(preset)
         source = str(path)
-        text = _read_text(path)
+        text = read_preset_text(path)
         spec = parse_preset(text, source)
     if overrides:
         apply_overrides(spec, list(overrides))
@@ -497,11 +520,70 @@ def _dask_client(scheduler: Any) -> tuple[Any, bool]:
         raise ClarityError("--scheduler needs Dask: pip install 'clarity-fx[dask]'") from None
     if isinstance(scheduler, Client):
         return scheduler, False
+    hint = "start one with 'dask scheduler' and workers with 'dask worker ADDRESS'"
+    if isinstance(scheduler, str):
+        _probe_scheduler(scheduler, hint)
+    made: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            made["client"] = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        except Exception as err:  # noqa: BLE001 - whatever the far end did, it is one line for the user
+            made["error"] = err
+
+    # distributed bounds the connection but not every step after it: bound the whole by a deadline.
+    worker = threading.Thread(target=connect, name="clarity-dask-connect", daemon=True)
+    worker.start()
+    worker.join(CONNECT_TIMEOUT_S + 5)
+    if "client" in made:
+        return made["client"], True
+    reason = _one_line(str(made["error"])) if "error" in made else f"no answer in {CONNECT_TIMEOUT_S} s"
+    raise ClarityError(f"cannot reach the Dask scheduler at {scheduler} ({reason}); {hint}")
+
+
+def _probe_scheduler(address: str, hint: str) -> None:
+    """Refuse, within ``CONNECT_TIMEOUT_S``, an address where no Dask scheduler answers.
+
+    A scheduler speaks first: on connect it sends its handshake, framed as an
+    8-byte little-endian total length, then an 8-byte frame count. A silent
+    listener or an HTTP server sends nothing; another protocol sends other bytes.
+    """
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme == "tls":
+        raise ClarityError(f"--scheduler {address}: tls:// needs Dask security settings; pass a configured "
+                           "distributed.Client from Python, or use a tcp:// address")
+    if scheme not in ("", "tcp"):
+        return  # other transports (ucx, inproc, ws): distributed judges them, under the deadline above
     try:
-        return Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False), True
-    except (OSError, TimeoutError, ValueError) as err:
-        raise ClarityError(f"cannot reach the Dask scheduler at {scheduler} ({_one_line(str(err))}); "
-                           "start one with 'dask scheduler' and workers with 'dask worker ADDRESS'") from None
+        parts = urlsplit(f"tcp://{rest}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise ClarityError(f"--scheduler {address}: write it as tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786")
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as sock:
+            head = b""
+            while len(head) < 16:
+                sock.settimeout(max(deadline - time.monotonic(), 0.01))
+                chunk = sock.recv(16 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise ClarityError(f"cannot reach the Dask scheduler at {address} (no answer in "
+                           f"{CONNECT_TIMEOUT_S} s: is it a Dask scheduler's port?); {hint}") from None
+    except OSError as err:
+        raise ClarityError(f"cannot reach the Dask scheduler at {address} ({err.strerror or err}); "
+                           f"{hint}") from None
+    total, frames = struct.unpack("<QQ", head) if len(head) == 16 else (0, 0)
+    if not (16 <= total < 1 << 24 and 1 <= frames <= 64):
+        raise ClarityError(f"{address} answered, but not as a Dask scheduler; check the port ({hint})")
 
 
 def _run_dask(tasks: list[Task], scheduler: Any, isolate: bool, timeout: float | None
@@ -653,6 +735,7 @@ def batch(
         raise ClarityError(f"--timeout {timeout}: use a positive number of seconds")
     spec, text, source = preset_text(preset, overrides)
     out_path = Path(out_dir).expanduser()
+    _check_suffix(suffix)
     if scheduler is None:
         _prepare_out_dir(out_path)
     pairs, problems = plan_outputs(inputs, out_path, suffix=suffix, format=format)

@@ -492,11 +492,11 @@ def batch_command(
 @presets_app.command("list")
 def presets_list() -> None:
     """List named presets: the user's folder, then the shipped ones."""
-    from .preset import list_presets, parse_preset
+    from .preset import list_presets, parse_preset, read_preset_text
 
     for name, path in list_presets().items():
         try:
-            description = parse_preset(path.read_text(encoding="utf-8"), str(path)).description
+            description = parse_preset(read_preset_text(path), str(path)).description
         except ClarityError as err:
             description = f"(invalid: {err})"
         typer.echo(f"{name:<22} {description}")
@@ -555,14 +555,63 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     typer.echo(f"clarity: warning: {message}", err=True)
 
 
+#: Signals that stop clarity the way Ctrl-C does: temporary files removed, worker processes ended.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGUSR1")
+_stopped_by: list[int] = []  # the stop signal received during this main(), if any
+
+
+def _stop_requested(signum: int, frame: Any) -> None:
+    _stopped_by.append(signum)
+    raise KeyboardInterrupt  # every cleanup path (render's temp file, the worker pools) handles this
+
+
+def _install_stop_handlers() -> dict[int, Any]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is not None:
+            previous[number] = signal.signal(number, _stop_requested)
+    return previous
+
+
+def _click_errors() -> tuple[type[BaseException], type[BaseException]]:
+    """The command-line parser's error classes: (usage and other ClickExceptions, Abort)."""
+    try:
+        from typer._click.exceptions import ClickException  # typer bundles its own click
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.exceptions import ClickException
+    return ClickException, typer.Abort
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
+    import signal
+
     code: int | str | None = 0
     shown, warnings.showwarning = warnings.showwarning, _one_line_warning
+    _stopped_by.clear()
+    handlers = _install_stop_handlers()
     try:
-        app(args=argv)
+        returned = app(args=argv, standalone_mode=False)  # usage errors come here, to be said in one line
+        code = returned if isinstance(returned, int) else 0
     except SystemExit as done:
         code = done.code
+    except _click_errors() as err:
+        if isinstance(err, _click_errors()[1]):  # Abort: Ctrl-C at a prompt
+            code = 130
+        elif type(err).__name__ == "NoArgsIsHelpError":  # bare 'clarity' or 'clarity presets': the help
+            err.show()
+            code = err.exit_code
+        else:
+            where = getattr(getattr(err, "ctx", None), "command_path", None) or "clarity"
+            message = err.format_message().rstrip(".")
+            typer.echo(f"clarity: error: {message}; see '{where} --help'", err=True)
+            code = err.exit_code
     except ClarityError as err:
         typer.echo(f"clarity: error: {err}", err=True)
         code = 2
@@ -573,6 +622,8 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     finally:
         warnings.showwarning = shown
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     if isinstance(code, str):
         typer.echo(code, err=True)
         code = 1
@@ -580,6 +631,8 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("clarity: interrupted; no partial output was left", err=True)
     elif code == 131:
         code = 130
+    if _stopped_by and code == 130:
+        code = 128 + _stopped_by[0]  # the shell's convention for "ended by signal N"
     sys.exit(code or 0)
 
 

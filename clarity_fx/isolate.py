@@ -42,8 +42,8 @@ __all__ = ["ChildPool", "Lost", "PRELOAD", "RemoteError", "describe_exit", "mp_c
 #: Modules the forkserver imports once, so that every child starts warm.
 PRELOAD = (
     "numpy", "scipy.signal", "scipy.fft", "pedalboard", "pedalboard.io", "yaml",
-    "clarity_fx.chain", "clarity_fx.rendering", "clarity_fx.preset", "clarity_fx.registry",
-    "clarity_fx.batching", "clarity_fx.isolate",
+    "clarity_fx.audio_io", "clarity_fx.chain", "clarity_fx.rendering", "clarity_fx.preset",
+    "clarity_fx.registry", "clarity_fx.batching", "clarity_fx.isolate",
 )
 #: Seconds a child may take to stop after SIGTERM before it is killed.
 STOP_GRACE_S = 3.0

@@ -62,7 +62,8 @@ def find_loudness_stage(chain: Any) -> tuple[tuple[int, ...], Any]:
 def _measure(path: Path, prefix: Any) -> tuple[Any, float]:
     """Stream ``path`` through ``prefix``; return its loudness meter and sample rate."""
     from .analysis import LoudnessMeter
-    from .rendering import BLOCK_SECONDS, open_audio, read_blocks
+    from .audio_io import open_audio, read_blocks
+    from .rendering import BLOCK_SECONDS
 
     info = open_audio(path)
     meter = LoudnessMeter(info.sample_rate, info.channels)

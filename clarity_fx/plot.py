@@ -439,7 +439,7 @@ def _panel_from_array(
 def _panel_from_file(
     title: str | None, path: str | os.PathLike[str], n_fft: int, hop: int, max_frames: int
 ) -> _Panel:
-    from .rendering import open_audio, read_blocks
+    from .audio_io import open_audio, read_blocks
 
     info = open_audio(path)
     block = int(READ_BLOCK_SECONDS * info.sample_rate)

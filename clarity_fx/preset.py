@@ -19,8 +19,10 @@ limit (no "billion laughs").
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
+import re
 import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +48,21 @@ MAX_ALIASES = 64
 #: written out holds far fewer; 60 nested aliases can otherwise make 10**8).
 MAX_NODES = 200_000
 #: Shipped presets: the repository's presets/ folder, else the copy inside the package.
-SHIPPED_DIRS = (
-    Path(__file__).resolve().parent.parent / "presets",
-    Path(__file__).resolve().parent / "presets",
-)
+def _shipped_dir() -> Path:
+    """The presets shipped inside the package (``clarity_fx/presets``).
+
+    In the source tree ``clarity_fx/presets`` is a link to the top-level
+    ``presets/`` folder, the one source the wheel is built from; an installed
+    package holds a copy. Read through :mod:`importlib.resources`, so a
+    regular install (pip, pipx, a wheel) finds them as an editable one does.
+    """
+    from importlib.resources import files
+
+    return Path(str(files("clarity_fx") / "presets"))
+
+
+#: Folders of shipped presets (one: the package's own).
+SHIPPED_DIRS = (_shipped_dir(),)
 
 
 class _Located(dict):
@@ -66,7 +79,42 @@ class _SafeLineLoader(yaml.SafeLoader):
     """SafeLoader (no Python tags, no code) whose mappings and lists carry line numbers."""
 
 
+# Numbers as a user means them (YAML 1.2's core schema), not YAML 1.1's: ``1e9`` and ``1e-30`` are
+# numbers (1.1 wants a dot), ``-1:30`` is text, not the base-60 number -90, and ``010`` is ten.
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_SafeLineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SafeLineLoader.add_implicit_resolver(
+    _INT_TAG, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0o[0-7_]+)$"), list("-+0123456789")
+)
+_SafeLineLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"),
+)
+
+
+class _DuplicateKey(yaml.MarkedYAMLError):
+    """A mapping names the same key twice (YAML says keys are unique; PyYAML keeps the last)."""
+
+
 def _construct_mapping(loader: _SafeLineLoader, node: yaml.MappingNode) -> _Located:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            is_new = key not in seen
+        except TypeError:  # an unhashable key: construct_mapping refuses it below
+            continue
+        if not is_new:
+            raise _DuplicateKey(problem=f"duplicate key {_short(key)}; keep one of them",
+                                problem_mark=key_node.start_mark)
+        seen.add(key)
     mapping = _Located(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
     return mapping
@@ -101,7 +149,7 @@ class Preset:
         """Refuse an input whose rate the preset does not take (its optional ``sample_rate``)."""
         if not self.sample_rate:
             return
-        from .rendering import open_audio
+        from .audio_io import open_audio
 
         rate = open_audio(path).sample_rate
         if rate != self.sample_rate:
@@ -114,6 +162,11 @@ class Preset:
 def _where(source: str, node: Any) -> str:
     line = getattr(node, "line", 0)
     return f"{source}:{line}" if line else source
+
+
+def _one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else text
 
 
 def _short(value: Any) -> str:
@@ -173,6 +226,8 @@ def _safe_load(text: str, source: str) -> Any:
             return None
         _check_size(node, source)
         return loader.construct_document(node)
+    except _DuplicateKey as err:
+        raise PresetError(f"{source}:{err.problem_mark.line + 1}: {err.problem}") from None
     except yaml.constructor.ConstructorError as err:
         # e.g. !!python/object/apply: the safe loader refuses every tag that is not plain data.
         mark = err.problem_mark or err.context_mark
@@ -193,6 +248,9 @@ def _safe_load(text: str, source: str) -> Any:
         raise PresetError(f"{source}: not valid YAML ({first}); a preset is UTF-8 text") from None
     except RecursionError:
         raise PresetError(f"{source}: the YAML nests too deeply; flatten it") from None
+    except ValueError as err:  # Python's limit on digits in an int ("Exceeds the limit (4300 digits)")
+        raise PresetError(f"{source}: a value cannot be read ({_one_line(str(err))}); "
+                          "write a shorter number") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -245,8 +303,9 @@ def parse_preset(text: str, source: str = "<preset>") -> Preset:
     if not isinstance(chain, list):
         raise PresetError(f"{_where(source, data)}: 'chain' must be a list of processors")
     rate = data.get("sample_rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0):
-        raise PresetError(f"{_where(source, data)}: sample_rate must be a positive number of Hz")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                             or not math.isfinite(rate) or rate <= 0):
+        raise PresetError(f"{_where(source, data)}: sample_rate must be a positive number of Hz (finite)")
     name = data.get("name", Path(source).stem)
     preset = Preset(str(name), str(data.get("description", "")), chain, rate, source, data)
     _validate_items(chain, source)
@@ -309,10 +368,15 @@ def _validate_items(items: list[Any], source: str) -> None:
         if kind == "vst3":
             _vst3_args(params, where, load=False, source=source)
             continue
-        _wrap(_build_processor(kind, params, where, source), extras, where)
+        _wrap(_build_processor(kind, params, where, source, load=False), extras, where)
 
 
-def _build_processor(kind: str, params: Any, where: str, source: str) -> Any:
+def _build_processor(kind: str, params: Any, where: str, source: str, load: bool = True) -> Any:
+    """Build one processor. With ``load=False`` (validation) a key chain is validated, not built.
+
+    Each nested chain is visited once, validated or built, never both: validation stays linear
+    in the preset's size however deep ``key:`` chains nest.
+    """
     try:
         processor_type = get_type(kind)
     except ParameterError as err:
@@ -326,8 +390,11 @@ def _build_processor(kind: str, params: Any, where: str, source: str) -> Any:
             params[name] = str(_resolve_path(value, source))  # e.g. an impulse response file
         elif (spec is not None and spec["type"] == "object" and isinstance(value, list) and value
               and all(isinstance(v, dict) for v in value)):
-            _validate_items(value, source)
-            params[name] = build_chain(value, source)  # e.g. a compressor's sidechain key
+            if load:
+                params[name] = build_chain(value, source)  # e.g. a compressor's sidechain key
+            else:
+                _validate_items(value, source)
+                params[name] = build_chain([], source)  # its items were checked just above
     try:
         return processor_type.build(params)
     except (ParameterError, TypeError, ValueError) as err:
@@ -480,8 +547,8 @@ def find_preset(name_or_path: str | os.PathLike[str]) -> Path:
     text = str(name_or_path)
     path = Path(text).expanduser()
     if path.suffix in (".yaml", ".yml") or os.sep in text:
-        if path.is_file():
-            return path
+        if path.exists() or path.is_symlink():
+            return path  # read_preset_text says what is wrong with a folder, a FIFO or a loop
         raise PresetError(
             f"{path}: no such preset file; check the path or use a name from 'clarity presets list'"
         )
@@ -491,11 +558,43 @@ def find_preset(name_or_path: str | os.PathLike[str]) -> Path:
     raise PresetError(f"unknown preset {text!r}{suggest(text, presets)}")
 
 
-def _read_text(path: Path) -> str:
-    if path.stat().st_size > MAX_PRESET_BYTES:
+def read_preset_text(path: Path) -> str:
+    """The text of a preset file, vetted before it is opened.
+
+    A folder, a FIFO or a device is refused without opening it (a FIFO would
+    block), a file over ``MAX_PRESET_BYTES`` without reading it.
+
+    Raises
+    ------
+    PresetError
+        Not a regular file, too large, unreadable or not UTF-8.
+    """
+    import stat
+
+    try:
+        info = path.stat()
+    except OSError as err:
+        import errno
+
+        what = "a symlink loop" if err.errno == errno.ELOOP else (err.strerror or "cannot read it").lower()
+        raise PresetError(f"{path}: {what}; check the preset's path") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise PresetError(f"{path} is a folder, not a preset file; give a .yaml file")
+    if not stat.S_ISREG(info.st_mode):
+        raise PresetError(
+            f"{path} is a special file (a FIFO, socket or device), not a preset; give a .yaml file"
+        )
+    if info.st_size > MAX_PRESET_BYTES:
         raise PresetError(f"{path}: preset is larger than {MAX_PRESET_BYTES // 1024} KiB; is it a preset?")
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PRESET_BYTES + 1)
+    except OSError as err:
+        raise PresetError(f"{path}: cannot read it ({err.strerror}); check its permissions") from None
+    if len(data) > MAX_PRESET_BYTES:
+        raise PresetError(f"{path}: preset is larger than {MAX_PRESET_BYTES // 1024} KiB; is it a preset?")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise PresetError(f"{path}: not a text file; a preset is UTF-8 YAML") from None
 
@@ -503,7 +602,7 @@ def _read_text(path: Path) -> str:
 def load_preset_spec(name_or_path: str | os.PathLike[str], overrides: list[str] | None = None) -> Preset:
     """Find, read, parse and apply ``--set`` overrides, without building."""
     path = find_preset(name_or_path)
-    preset = parse_preset(_read_text(path), str(path))
+    preset = parse_preset(read_preset_text(path), str(path))
     if overrides:
         apply_overrides(preset, overrides)
     return preset
@@ -542,10 +641,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> None:
             raise PresetError(f"--set {text!r}: write STAGE.PARAM=VALUE, e.g. --set compressor.ratio=4")
         lhs, raw = text.split("=", 1)
         selector, param = lhs.rsplit(".", 1)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise PresetError(f"--set {text!r}: cannot read the value {raw!r}") from None
+        value = _safe_load(raw, f"--set {text!r}")  # numbers read as in a preset file
         item = _select(preset, selector, f"--set {text!r}")
         kind, params, _ = _split_item(item, preset.source)
         if kind in ("mix",):
@@ -687,8 +783,8 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
     import pedalboard
 
     from .chain import Mix, children_of
+    from .keys import KeySource
     from .plugin import Plugin
-    from .sidechain import KeySource
     from .wrappers import Automate, Blend
 
     # The shape of the entry depends on the kind of container; what is inside comes from children_of.
@@ -788,7 +884,7 @@ def save_preset(chain: Any, path: str | os.PathLike[str], name: str | None = Non
     pathlib.Path
         The written file.
     """
-    from .rendering import atomic_output
+    from .audio_io import atomic_output
 
     target = Path(path).expanduser()
     if not target.parent.is_dir():

@@ -9,56 +9,29 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .audio_io import _writer_options, open_audio, read_blocks, write_audio
 from .errors import AudioFileError
 
 __all__ = [
-    "AudioInfo",
     "RenderResult",
     "StageReport",
-    "WRITE_FORMATS",
-    "atomic_output",
     "fit_stages",
-    "open_audio",
-    "read_blocks",
     "render",
 ]
 
-#: Output formats pedalboard writes, by extension.
-WRITE_FORMATS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
-#: Containers libsndfile checks before pedalboard opens them.
-LIBSNDFILE_FIRST = (".wav", ".flac", ".aiff", ".aif", ".ogg")
 #: Seconds of audio read per block. Memory is a few blocks, whatever the file length.
 BLOCK_SECONDS = 2.0
 #: Most pre-passes one stage may ask for.
 MAX_FIT_PASSES = 6
 #: Files longer than this get a progress bar.
 PROGRESS_MIN_SECONDS = 20.0
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    """What :func:`open_audio` learned about an input file."""
-
-    path: Path
-    sample_rate: float
-    channels: int
-    frames: int
-    file_dtype: str
-
-    @property
-    def duration_s(self) -> float:
-        """Length in seconds."""
-        return self.frames / self.sample_rate
 
 
 @dataclass(frozen=True)
@@ -137,215 +110,6 @@ class RenderResult:
         raise KeyError(f"no stage at {where!r} reported anything in this render")
 
 
-def _check_readable(path: Path) -> None:
-    try:
-        _check_readable_inner(path)
-    except PermissionError:
-        raise AudioFileError(f"{path}: permission denied on a folder above it; make it readable") from None
-
-
-def _check_readable_inner(path: Path) -> None:
-    if not path.exists():
-        raise AudioFileError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise AudioFileError(f"{path} is a folder, not an audio file; give a file (or use 'clarity batch')")
-    if not os.access(path, os.R_OK):
-        raise AudioFileError(f"{path}: permission denied; make it readable (chmod +r) or copy it")
-    if path.stat().st_size == 0:
-        raise AudioFileError(f"{path} is empty (0 bytes); re-export the recording")
-
-
-def _check_truncated(path: Path, frames: int) -> None:
-    """pedalboard zero-fills truncated files silently; libsndfile can tell."""
-    import soundfile
-
-    try:
-        with soundfile.SoundFile(str(path)) as f:
-            real = f.frames
-            if real < frames:
-                raise AudioFileError(
-                    f"{path} is truncated: its header promises {frames} frames but it holds {real}; "
-                    "re-export or repair the file"
-                )
-            if f.seekable() and real > 0:
-                f.seek(max(real - 64, 0))
-                f.read(64)
-    except AudioFileError:
-        raise
-    except RuntimeError as err:  # libsndfile: "psf_fseek() failed", "lost sync" ...
-        raise AudioFileError(
-            f"{path} is truncated or damaged ({err}); re-export or repair the file"
-        ) from None
-    except (soundfile.LibsndfileError, TypeError, ValueError):
-        return  # a format libsndfile does not read (e.g. some mp3): nothing more to check
-
-
-def open_audio(path: str | os.PathLike[str]) -> AudioInfo:
-    """Check that ``path`` is a complete, readable audio file and describe it.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The input file.
-
-    Returns
-    -------
-    AudioInfo
-        Sample rate, channels, frames and sample format.
-
-    Raises
-    ------
-    AudioFileError
-        Missing, a folder, unreadable, empty, not audio, or truncated.
-    """
-    from pedalboard.io import AudioFile
-
-    path = Path(path).expanduser()
-    _check_readable(path)
-    if path.suffix.lower() in LIBSNDFILE_FIRST:
-        # pedalboard's decoder can crash the process on some damaged headers; libsndfile
-        # refuses them cleanly, so it looks first.
-        import soundfile
-
-        try:
-            soundfile.info(str(path))
-        except (RuntimeError, soundfile.LibsndfileError) as err:
-            raise AudioFileError(
-                f"{path} is not audio clarity can read ({_first_line(err)}); "
-                f"use one of {', '.join(e.lstrip('.') for e in WRITE_FORMATS)}"
-            ) from None
-    try:
-        with AudioFile(str(path)) as f:
-            info = AudioInfo(path, float(f.samplerate), int(f.num_channels), int(f.frames), str(f.file_dtype))
-    except (ValueError, RuntimeError, OSError) as err:
-        raise AudioFileError(
-            f"{path} is not audio clarity can read ({_first_line(err)}); "
-            f"use one of {', '.join(e.lstrip('.') for e in WRITE_FORMATS)}"
-        ) from None
-    if info.channels < 1:
-        raise AudioFileError(f"{path} has no audio channels; re-export the recording")
-    _check_truncated(path, info.frames)
-    return info
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
-
-
-def read_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
-    """Yield ``(channels, <=block_frames)`` float32 blocks of a checked file.
-
-    Raises
-    ------
-    AudioFileError
-        On NaN or infinite samples, naming where they start.
-    """
-    from pedalboard.io import AudioFile
-
-    done = 0
-    with AudioFile(str(info.path)) as f:
-        while done < info.frames:
-            block = f.read(min(block_frames, info.frames - done))
-            if block.shape[1] == 0:
-                break
-            if not np.isfinite(block).all():
-                bad = int(np.argmax(~np.isfinite(block).all(axis=0)))
-                raise AudioFileError(
-                    f"{info.path} has NaN or infinite samples from {(done + bad) / info.sample_rate:.3f} s; "
-                    "repair the file (e.g. re-export it as 24-bit integer)"
-                )
-            done += block.shape[1]
-            yield np.ascontiguousarray(block, dtype=np.float32)
-
-
-def _sweep_stale_parts(target: Path) -> None:
-    """Remove temporary files of earlier renders to ``target`` whose process died.
-
-    A plugin that aborts the process (a crashing VST3) gives Python no chance
-    to clean up; the process id in the name tells a live render from a dead one.
-    """
-    for part in target.parent.glob(f".{glob_escape(target.stem)}.*.part{glob_escape(target.suffix)}"):
-        try:
-            pid = int(part.name[len(target.stem) + 2 :].split(".", 1)[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not _is_alive(pid):
-            part.unlink(missing_ok=True)
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextmanager
-def atomic_output(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
-
-    On any error, or Ctrl-C, the temporary file is removed and ``target`` is
-    left as it was.
-    """
-    folder = target.parent
-    if not folder.exists():
-        raise AudioFileError(f"{folder}: output folder does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise AudioFileError(
-            f"{folder}: cannot write there (permission denied); choose another output folder"
-        )
-    _sweep_stale_parts(target)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.{os.getpid()}.", suffix=f".part{target.suffix}", dir=folder
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a finished file gets the usual mode
-        os.replace(tmp, target)
-    except OSError as err:
-        if err.errno == 28:  # ENOSPC
-            raise AudioFileError(f"{target}: the disk is full; free space or write elsewhere") from None
-        raise AudioFileError(f"{target}: cannot write ({err.strerror}); choose another output path") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _writer_options(suffix: str, source_dtype: str, bit_depth: int | None, quality: Any) -> dict[str, Any]:
-    if suffix not in WRITE_FORMATS:
-        raise AudioFileError(
-            f"cannot write '{suffix or 'no extension'}' files; end the output name with one of "
-            + ", ".join(WRITE_FORMATS)
-        )
-    options: dict[str, Any] = {}
-    if suffix in (".wav", ".aiff", ".aif", ".flac"):
-        if bit_depth is None:
-            # Keep the source's resolution: 16-bit stays 16-bit, float stays float (wav).
-            bit_depth = {"int16": 16, "int8": 16, "uint8": 16}.get(source_dtype, 24)
-            if source_dtype.startswith("float") and suffix == ".wav":
-                bit_depth = 32
-        if suffix == ".flac" and bit_depth not in (16, 24):
-            raise AudioFileError(f"FLAC holds 16 or 24 bits, not {bit_depth}; use --bit-depth 16 or 24")
-        if bit_depth not in (16, 24, 32):
-            raise AudioFileError(f"bit depth {bit_depth} is not supported; use 16, 24 or 32")
-        options["bit_depth"] = bit_depth
-    elif bit_depth is not None:
-        raise AudioFileError(f"{suffix} files have no bit depth; use --quality instead")
-    if quality is not None:
-        if suffix not in (".mp3", ".ogg", ".flac"):
-            raise AudioFileError(f"{suffix} files have no quality setting; drop --quality")
-        options["quality"] = quality
-    return options
-
-
 def _progress(total_frames: int, sample_rate: float, enabled: bool | None, label: str):
     """A rich progress bar on long files; a no-op otherwise."""
     if enabled is False or (enabled is None and total_frames < PROGRESS_MIN_SECONDS * sample_rate):
@@ -411,7 +175,7 @@ def _attach_key(chain: Any, key: str | os.PathLike[str] | None) -> Any:
 
     The caller closes the returned :class:`~clarity_fx.KeySource`.
     """
-    from .sidechain import KeySource
+    from .keys import KeySource
 
     stages = _keyed_stages(chain)
     if key is None:
@@ -501,7 +265,8 @@ def render(
     Parameters
     ----------
     input_path : str or os.PathLike
-        Any file pedalboard reads (wav, flac, ogg, mp3, aiff, ...).
+        A wav, flac, ogg, mp3 or aiff file (whatever its name), vetted by
+        :func:`~clarity_fx.audio_io.open_audio`.
     output_path : str or os.PathLike
         Format from the extension: wav, flac, ogg, mp3, aiff.
     chain : Chain, Plugin, pedalboard plugin or list of them
@@ -537,7 +302,8 @@ def render(
     Raises
     ------
     AudioFileError
-        Bad input, output equal to input, or an output that cannot be written.
+        Bad input, output equal to input, or an output that cannot be written
+        (a full disk included: the written file is checked before the rename).
         Nothing is left under ``output_path`` on failure.
 
     Examples
@@ -552,8 +318,6 @@ def render(
     what stages measure comes back in the result, not on the stages.
     """
     import time
-
-    from pedalboard.io import AudioFile
 
     from .plugin import RenderContext, rendering_with
 
@@ -581,21 +345,12 @@ def render(
         with rendering_with(context):  # the key and the trace wish reach the stages through it
             fitted = fit_stages(chain, blocks, info.sample_rate, buffer_size)
             with (
-                atomic_output(target) as tmp,
+                write_audio(target, info.sample_rate, info.channels, options=options) as writer,
                 _progress(info.frames, info.sample_rate, progress, f"{source.name}") as bar,
             ):
-                try:
-                    writer = AudioFile(str(tmp), "w", info.sample_rate, info.channels, **options)
-                except (ValueError, RuntimeError) as err:
-                    raise AudioFileError(f"{target}: cannot write this format ({_first_line(err)})") from None
-                with writer:
-                    for out in chain.stream(blocks(), info.sample_rate, buffer_size):
-                        if out.shape[0] == out.shape[1] > 1:
-                            # pedalboard's writer cannot tell the layout of a square block
-                            writer.write(out[:, :-1])
-                            out = out[:, -1:]
-                        writer.write(out)
-                        bar.advance(out.shape[1])
+                for out in chain.stream(blocks(), info.sample_rate, buffer_size):
+                    writer.write(out)
+                    bar.advance(out.shape[1])
     finally:
         for stage in fitted:
             stage._unfit()

@@ -11,106 +11,23 @@ Two kinds:
 
 The external key's rules, never a silent guess:
 
-- its sample rate must equal the audio's, otherwise :class:`KeyError_` says so;
+- its sample rate must equal the audio's, otherwise :class:`~clarity_fx.keys.KeyMismatchError` says so;
 - it may be shorter or longer: after its end the key is silence (nothing is
   ducked any more); beyond the audio's end it is not read;
 - any channel count works with a linked detector (``link="max"`` or
   ``"mean"``); with ``link="none"`` it needs the audio's channel count.
+
+:class:`KeySource` and :class:`KeyMismatchError` live in the leaf module
+:mod:`clarity_fx.keys` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
-from .errors import ClarityError
+from .keys import KeyMismatchError, KeySource
 
 __all__ = ["KeySource", "KeyMismatchError", "duck"]
-
-
-class KeyMismatchError(ClarityError):
-    """The key does not fit the audio (sample rate, channels)."""
-
-
-class KeySource:
-    """Random access to a key signal by stream position.
-
-    Parameters
-    ----------
-    key : numpy.ndarray or path
-        ``(channels, n)`` or 1-D float audio, or an audio file.
-    sample_rate : float, optional
-        The key's rate (required for arrays; read from files).
-    """
-
-    def __init__(self, key: Any, sample_rate: float | None = None) -> None:
-        self._file: Any = None
-        if isinstance(key, (str, os.PathLike)):
-            import soundfile
-
-            from .rendering import open_audio
-
-            info = open_audio(Path(key))
-            self.path: Path | None = info.path
-            self.sample_rate = info.sample_rate
-            self.channels = info.channels
-            self.frames = info.frames
-            self._file = soundfile.SoundFile(str(info.path))
-            self._file_pos = 0
-            self._array = None
-        else:
-            array = np.asarray(key, dtype=np.float32)
-            if array.ndim == 1:
-                array = array[None, :]
-            if array.ndim != 2:
-                raise KeyMismatchError(f"a key is 1-D or (channels, samples) audio, not shape {array.shape}")
-            if sample_rate is None:
-                raise KeyMismatchError("an array key needs its sample_rate")
-            self.path = None
-            self.sample_rate = float(sample_rate)
-            self.channels, self.frames = array.shape
-            self._array = array
-
-    def __repr__(self) -> str:
-        where = self.path if self.path is not None else "array"
-        return f"KeySource({where}, {self.channels} ch, {self.frames} frames at {self.sample_rate:g} Hz)"
-
-    def close(self) -> None:
-        """Close the key's file (an array key holds none); reading afterwards is an error."""
-        if self._file is not None:
-            self._file.close()
-
-    def check(self, sample_rate: float, channels: int, linked: bool) -> None:
-        """Refuse a key that does not fit the audio, naming the fix."""
-        if self.sample_rate != sample_rate:
-            raise KeyMismatchError(
-                f"the key is {self.sample_rate:g} Hz but the audio is {sample_rate:g} Hz; "
-                "resample the key to the audio's rate first"
-            )
-        if not linked and self.channels != channels:
-            raise KeyMismatchError(
-                f"the key has {self.channels} channels for {channels}-channel audio with link='none'; "
-                "use link='max' or 'mean', or a key with as many channels"
-            )
-
-    def read(self, start: int, count: int) -> np.ndarray:
-        """Samples ``start .. start+count`` as ``(channels, count)``; silence past the end."""
-        out = np.zeros((self.channels, count), dtype=np.float32)
-        stop = min(start + count, self.frames)
-        if stop <= start:
-            return out
-        if self._array is not None:
-            out[:, : stop - start] = self._array[:, start:stop]
-            return out
-        if self._file_pos != start:
-            self._file.seek(start)
-        data = self._file.read(stop - start, dtype="float32", always_2d=True)
-        self._file_pos = start + data.shape[0]
-        out[:, : data.shape[0]] = data.T
-        return out
 
 
 def duck(

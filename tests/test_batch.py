@@ -485,10 +485,10 @@ def test_dask_workers_isolate_a_crashing_plugin(dask_cluster, vst3_bundles, tmp_
 
 
 def test_partial_files_pattern_matches_the_renderer(tmp_path):
-    import clarity_fx.rendering as rendering
+    from clarity_fx.audio_io import atomic_output
 
     target = tmp_path / "take [1].wav"
-    with rendering.atomic_output(target) as tmp:
+    with atomic_output(target) as tmp:
         assert partial_files(target) == [tmp]
         tmp.write_bytes(b"x")
     assert partial_files(target) == [] and target.exists()

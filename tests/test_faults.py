@@ -39,6 +39,7 @@ import test_batch
 import yaml
 
 from clarity_fx.batching import partial_files
+from clarity_fx.errors import ClarityError
 
 vst3_bundles = test_batch.vst3_bundles  # the session fixture, visible here
 TESTS = Path(__file__).resolve().parent
@@ -457,8 +458,9 @@ def long_input(path: Path, seconds: float = 120.0, rate: int = 16000) -> Path:
 SLOW_CHAIN = [{"pitch_shift": {"semitones": 1}}] * 8  # ~1 s of work per 10 s of audio on a slow core
 
 
-def interrupt_when_writing(proc: subprocess.Popen, outputs: list[Path], count: int = 1) -> None:
-    """Send SIGINT once ``count`` renders have opened their temporary files."""
+def interrupt_when_writing(proc: subprocess.Popen, outputs: list[Path], count: int = 1,
+                           sig: int = signal.SIGINT) -> None:
+    """Send ``sig`` (SIGINT: Ctrl-C) once ``count`` renders have opened their temporary files."""
     deadline = time.monotonic() + 60
     while sum(bool(partial_files(o)) for o in outputs) < count:
         if proc.poll() is not None:
@@ -468,7 +470,7 @@ def interrupt_when_writing(proc: subprocess.Popen, outputs: list[Path], count: i
             raise AssertionError("no render started within 60 s")
         time.sleep(0.02)
     time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
 
 
 def check_ctrl_c_apply(row: Row, tmp_path: Path) -> None:
@@ -569,3 +571,327 @@ def test_fuzz_presets_and_audio_inputs_only_raise_clarity_errors():
     if report.bugs:
         pytest.xfail("; ".join(KNOWN_FUZZ_FINDINGS[sign] for sign in KNOWN_FUZZ_FINDINGS
                                if any(sign in bug[2] for bug in report.bugs)))
+
+
+# --------------------------------------------------------------------------- presets (#13: 10, 14, 20)
+def _nested_keys(depth: int) -> str:
+    inner = "[]"
+    for _ in range(depth):
+        inner = "[{hard_knee_compressor: {threshold_db: -20, key: " + inner + "}}]"
+    return f"name: deep\ndescription: nested keys\nchain: {inner}\n"
+
+
+def test_nested_key_chains_validate_in_linear_time(tmp_path):
+    """Depth 60 (3 KB) took forever: each level was validated and then built again (2^depth)."""
+    preset = tmp_path / "deep.yaml"
+    preset.write_text(_nested_keys(60))
+    user = tmp_path / "config" / "clarity-fx" / "presets"
+    user.mkdir(parents=True)
+    (user / "deep.yaml").write_text(_nested_keys(60))
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    started = time.monotonic()
+    for args in (["presets", "validate", str(preset)], ["presets", "list"]):
+        done = subprocess.run(clarity_argv(*args), capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "deep" in done.stdout
+    assert time.monotonic() - started < 60  # depth 16 took 3.7 s and depth 60 never ended
+    from clarity_fx.preset import parse_preset
+
+    started = time.perf_counter()
+    parse_preset(_nested_keys(60)).build()
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("1e9", 1e9), ("1e-30", 1e-30), ("-2.5e1", -25.0), ("010", 10), ("0x10", 16), (".5", 0.5),
+])
+def test_preset_numbers_are_read_as_a_user_means_them(text, expect):
+    from clarity_fx.preset import parse_preset
+
+    preset = parse_preset(f"name: n\nchain:\n  - gain: {{gain_db: {text}}}\n", "n.yaml")
+    assert preset.chain_spec[0]["gain"]["gain_db"] == expect
+
+
+def test_preset_numbers_beyond_range_and_text_are_refused_as_such():
+    from clarity_fx.preset import parse_preset
+
+    with pytest.raises(ClarityError, match=r"n.yaml:3: .*threshold_db must be a finite number"):
+        parse_preset("name: n\nchain:\n  - hard_knee_compressor: {threshold_db: 1e999}\n", "n.yaml")
+    # YAML 1.1 read -1:30 as the base-60 number -90 and applied it silently
+    with pytest.raises(ClarityError, match=r"n.yaml:3: .*must be a number, not '-1:30'"):
+        parse_preset("name: n\nchain:\n  - hard_knee_compressor: {threshold_db: -1:30}\n", "n.yaml")
+
+
+@pytest.mark.parametrize("text, line", [
+    ("name: n\nchain:\n  - gain: {gain_db: -3, gain_db: 40}\n", 3),
+    ("name: n\nchain: []\nchain:\n  - gain: {gain_db: 40}\n", 3),
+    ("name: n\nchain:\n  - gain:\n      gain_db: -3\n      gain_db: 40\n", 5),
+])
+def test_duplicate_keys_are_refused_with_file_and_line(text, line):
+    from clarity_fx.preset import parse_preset
+
+    with pytest.raises(ClarityError, match=rf"^n.yaml:{line}: duplicate key '\w+'; keep one of them$"):
+        parse_preset(text, "n.yaml")
+
+
+def test_set_reads_numbers_like_the_file(tmp_path):
+    from clarity_fx.preset import load_preset_spec
+
+    preset = write_preset(tmp_path / "p.yaml", [{"hard_knee_compressor": {"threshold_db": -20}}])
+    spec = load_preset_spec(preset, ["compressor.threshold_db=-1e1"])
+    assert spec.chain_spec[0]["hard_knee_compressor"]["threshold_db"] == -10.0
+
+
+def test_sample_rate_nan_is_refused_by_validation():
+    from clarity_fx.preset import parse_preset
+
+    with pytest.raises(ClarityError, match=r"n.yaml:1: sample_rate must be a positive number"):
+        parse_preset("name: n\nsample_rate: .nan\nchain: []\n", "n.yaml")
+
+
+# --------------------------------------------------------------------------- batch outputs (#13: 2, 3, 22)
+def _batch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    preset = write_preset(tmp_path / "gain.yaml", [{"gain": {"gain_db": -6}}])
+    return subprocess.run(clarity_argv("batch", str(preset), *args, "--no-progress", "--jobs", "1"),
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "COLUMNS": "250"})
+
+
+def test_batch_output_never_lands_on_another_input(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        wav(tmp_path / name / "take.wav", noise(SR // 4, seed=ord(name)))
+    before = {name: digest(tmp_path / name / "take.wav") for name in ("a", "b")}
+    done = _batch(tmp_path, "a/take.wav", "b/take.wav", "--out-dir", "b")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "another input of this batch" in done.stdout + done.stderr
+    assert {name: digest(tmp_path / name / "take.wav") for name in ("a", "b")} == before
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["take.wav"]
+
+
+def test_batch_suffix_cannot_leave_the_output_folder(tmp_path):
+    (tmp_path / "in").mkdir()
+    source = wav(tmp_path / "in" / "b.wav", noise(SR // 4))
+    wav(tmp_path / "in" / "a.wav", noise(SR // 4, seed=1))
+    before = digest(source)
+    done = _batch(tmp_path, "in/a.wav", "--out-dir", "out/x", "--suffix", "/../../in/b")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "path separator" in done.stderr
+    assert digest(source) == before and not (tmp_path / "out").exists()
+
+
+def test_batch_of_the_output_folder_says_so(tmp_path):
+    (tmp_path / "B").mkdir()
+    wav(tmp_path / "B" / "take.wav", noise(SR // 4))
+    done = _batch(tmp_path, "B", "--out-dir", "B")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "inside the output folder; choose another --out-dir" in done.stdout + done.stderr
+
+
+# --------------------------------------------------------------------------- --scheduler (#13: 9)
+@pytest.fixture
+def listener():
+    """A loopback TCP server that answers each connection with ``reply`` (None: stays silent)."""
+    import socket
+    import threading
+
+    servers = []
+
+    def start(reply: bytes | None) -> str:
+        server = socket.create_server(("127.0.0.1", 0))
+        server.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve() -> None:
+            held = []
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                held.append(conn)
+                if reply is not None:
+                    conn.sendall(reply)
+            for conn in held:
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        servers.append((server, stop, thread))
+        return f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    yield start
+    for server, stop, thread in servers:
+        stop.set()
+        thread.join(2)
+        server.close()
+
+
+@pytest.mark.parametrize("reply, expect", [
+    (None, "no answer in 2 s"),  # a silent listener hung for over 100 s
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "not as a Dask scheduler"),
+    (b"\x00" * 16 + b"garbage", "not as a Dask scheduler"),  # gave a traceback after 21 s
+])
+def test_scheduler_that_is_not_dask_fails_in_one_line_within_the_timeout(listener, monkeypatch, reply,
+                                                                          expect):
+    from clarity_fx import batching
+
+    monkeypatch.setattr(batching, "CONNECT_TIMEOUT_S", 2)
+    address = listener(reply)
+    started = time.monotonic()
+    with pytest.raises(ClarityError) as caught:
+        batching._dask_client(address)
+    assert time.monotonic() - started < 2 + 3
+    assert expect in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_scheduler_http_port_and_tls_through_the_cli(listener, tmp_path):
+    http = listener(b"HTTP/1.0 200 OK\r\n\r\nhello")
+    wav(tmp_path / "in.wav", noise(SR // 4))
+    for address, expect in ((http, "not as a Dask scheduler"), ("tls://127.0.0.1:1", "tls:// needs")):
+        started = time.monotonic()
+        done = _batch(tmp_path, "in.wav", "--out-dir", "out", "--scheduler", address)
+        assert time.monotonic() - started < 30
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr
+
+
+# --------------------------------------------------------------------------- bad neighbours (#13: 12, 14, 17)
+def test_presets_list_survives_bad_user_presets(tmp_path):
+    user = tmp_path / "config" / "clarity-fx" / "presets"
+    user.mkdir(parents=True)
+    (user / "latin1.yaml").write_bytes(b"name: caf\xe9\nchain: []\n")
+    (user / "folder.yaml").mkdir()
+    (user / "huge-int.yaml").write_text("name: h\nchain:\n  - gain: {gain_db: " + "9" * 5000 + "}\n")
+    (user / "big.yaml").write_bytes(b"# " + b"x" * (50 * 1024 * 1024) + b"\n")
+    os.mkfifo(user / "fifo.yaml")
+    os.symlink("loop.yaml", user / "loop.yaml")
+    (user / "fine.yaml").write_text("name: fine\ndescription: a good one\nchain: []\n")
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "250"}
+    done = subprocess.run(clarity_argv("presets", "list"), capture_output=True, text=True, timeout=60,
+                          env=env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
+    assert "a good one" in rows["fine"] and "vocal-clarity" in rows
+    assert "not a text file" in rows["latin1"]
+    assert "is a folder" in rows["folder"]
+    assert "shorter number" in rows["huge-int"]
+    assert "larger than 256 KiB" in rows["big"]
+    assert "special file" in rows["fifo"]
+    assert "symlink loop" in rows["loop"]
+    for name, expect in (("fifo", "special file"), ("huge-int", "shorter number")):
+        shown = subprocess.run(clarity_argv("presets", "validate", str(user / f"{name}.yaml")),
+                               capture_output=True, text=True, timeout=60, env=env)
+        assert shown.returncode == 1 and len(shown.stderr.strip().splitlines()) == 1  # 1: invalid
+        assert expect in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_a_symlink_loop_in_a_batch_folder_fails_one_row_not_the_batch(tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    wav(tmp_path / "in" / "a.wav", noise(SR // 4))
+    wav(tmp_path / "in" / "sub" / "b.wav", noise(SR // 4, seed=1))
+    os.symlink("loop.wav", tmp_path / "in" / "loop.wav")
+    os.symlink("../../in", tmp_path / "in" / "sub" / "back")
+    done = _batch(tmp_path, "in", "--out-dir", "out")
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1  # one file failed, the rest were done
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.wav")) == [
+        "a.wav", "sub/b.wav"]
+    (row,) = [line for line in done.stdout.splitlines() if "loop.wav" in line]
+    assert "failed" in row and "symlink loop" in row
+
+
+# --------------------------------------------------------------------------- stop signals (#13: 8)
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGUSR1"])
+def test_stop_signals_clean_up_like_ctrl_c(name, tmp_path):
+    sig = getattr(signal, name)
+    source = long_input(tmp_path / "long.wav")
+    preset = write_preset(tmp_path / "slow.yaml", SLOW_CHAIN)
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "long.wav"
+    argv = clarity_argv("apply", str(preset), str(source), "-o", str(target), "--no-progress")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    interrupt_when_writing(proc, [target], sig=sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and "no partial output was left" in err, err
+    assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("how", ["batch-jobs-2", "apply-isolate"])
+def test_sigterm_ends_the_workers_too(how, tmp_path):
+    (tmp_path / "in").mkdir()
+    count = 3 if how.startswith("batch") else 1
+    sources = [long_input(tmp_path / "in" / f"take{i}.wav") for i in range(count)]
+    preset = write_preset(tmp_path / "slow.yaml", SLOW_CHAIN)
+    out = tmp_path / "out"
+    out.mkdir()
+    if how == "batch-jobs-2":
+        argv = clarity_argv("batch", str(preset), str(tmp_path / "in"), "--out-dir", str(out), "--jobs", "2",
+                            "--no-progress")
+    else:
+        argv = clarity_argv("apply", str(preset), str(sources[0]), "-o", str(out / sources[0].name),
+                            "--isolate", "--no-progress")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while not any(partial_files(out / s.name) for s in sources):
+        assert proc.poll() is None and time.monotonic() < deadline, "no render started"
+        workers |= descendants(proc.pid)
+        time.sleep(0.02)
+    workers |= descendants(proc.pid)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert workers, "the render ran in no worker process"
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)], "workers outlived clarity"
+    time.sleep(0.5)
+    for path in out.iterdir():  # finished files are whole; nothing else is there
+        assert not path.name.startswith("."), path
+        assert sf.info(str(path)).frames == 120 * 16000
+
+
+# --------------------------------------------------------------------------- usage errors (#13: 22)
+@pytest.mark.parametrize("args, expect", [
+    (["apply"], "Missing argument 'preset'; see 'clarity apply --help'"),
+    (["apply", "vocal-clarity", "in.wav", "-o", "x.wav", "--bogus"], "No such option: --bogus"),
+    (["apply", "vocal-clarity", "in.wav", "-o", "x.wav", "--buffer-size", "abc"], "--buffer-size"),
+    (["batch"], "Missing argument"),
+    (["presets", "nope"], "No such command 'nope'"),
+])
+def test_usage_errors_are_one_line(args, expect, tmp_path):
+    done = subprocess.run(clarity_argv(*args), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("clarity: error: ") and expect in lines[0], done.stderr

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError
+from ..keys import KeyMismatchError, KeySource
 from ..plugin import Param, Plugin, StreamState, _empty, current_render
-from ..sidechain import KeyMismatchError, KeySource
 from .dynamics import LINK_MODES, GainTrace, kernels, time_constant_coefficient
 
 __all__ = ["GainTrace", "HardKneeCompressor", "static_curve_db"]
