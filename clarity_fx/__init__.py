@@ -19,6 +19,7 @@ from .registry import PROCESSORS
 _LAZY = {
     "Chain": "chain",
     "Mix": "chain",
+    "walk": "chain",
     "Plugin": "plugin",
     "Param": "plugin",
     "ClarityError": "errors",
@@ -29,6 +30,8 @@ _LAZY = {
     "PluginLoadError": "errors",
     **{class_name: f"processors.{module}" for module, class_name in PROCESSORS.values()},
     "render": "rendering",
+    "RenderResult": "rendering",
+    "StageReport": "rendering",
     "Blend": "wrappers",
     "Automate": "wrappers",
     "Lane": "wrappers",

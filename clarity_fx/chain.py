@@ -29,14 +29,14 @@ at some block sizes (about 1 in 15 between 256 and 8192, e.g. 1213, 1613 or
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableSequence
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import pedalboard
 
 from .plugin import Plugin, _empty
 
-__all__ = ["Chain", "Mix", "is_native", "as_stage"]
+__all__ = ["Chain", "Mix", "Node", "as_stage", "children_of", "is_native", "is_series", "upstream_of", "walk"]
 
 #: A first chunk at least this long sets a native stage's block size (else buffer_size does).
 MIN_DIRECT_BLOCK = 1024
@@ -81,6 +81,10 @@ class NativeStage(Plugin):
 
     def __repr__(self) -> str:
         return f"NativeStage({self.plugin!r})"
+
+    def children(self) -> list[Any]:
+        """The native plugin it adapts."""
+        return [self.plugin]
 
     def latency_for(self, sample_rate: float) -> int:
         return int(getattr(self.plugin, "reported_latency_samples", 0) or 0)
@@ -170,6 +174,114 @@ def as_stage(item: Any) -> Plugin:
     return item if isinstance(item, Plugin) else NativeStage(item)
 
 
+# --------------------------------------------------------------------------- the one walk
+class Node(NamedTuple):
+    """One plugin met by :func:`walk`.
+
+    Attributes
+    ----------
+    path : tuple of int
+        Indices from the root, one per level, each into the parent's
+        ``children()`` (so ``None`` items of a Chain are not counted). The
+        root's path is ``()``.
+    plugin : object
+        The plugin: ours, a pedalboard built-in, a VST3 or a container.
+    parent : object or None
+        The plugin that holds it (None for the root).
+    """
+
+    path: tuple[int, ...]
+    plugin: Any
+    parent: Any
+
+
+def children_of(item: Any) -> list[Any]:
+    """The plugins directly inside ``item``: its ``children()``, or a native board's contents.
+
+    A ``pedalboard.Pedalboard`` (and ``pedalboard.Mix``) is a list of plugins;
+    any other native plugin, and ``None``, holds none.
+    """
+    if isinstance(item, Plugin):
+        return list(item.children())
+    if isinstance(item, pedalboard.PluginContainer):
+        return [p for p in item if p is not None]
+    return []
+
+
+def walk(root: Any) -> Iterator[Node]:
+    """Every plugin in ``root``, ``root`` first, depth first in processing order.
+
+    The one traversal of nested containers: render's pre-pass and key lookup,
+    mastering, the CLI's ``--plot`` and preset saving all go through it.
+
+    Parameters
+    ----------
+    root : Chain, Plugin, pedalboard plugin or list
+        What to walk; a list is walked as a Chain of its items.
+
+    Yields
+    ------
+    Node
+        ``(path, plugin, parent)`` for each plugin, the root included.
+
+    Examples
+    --------
+    >>> import pedalboard, clarity_fx as cfx
+    >>> chain = cfx.Chain([pedalboard.Gain(), cfx.Blend(cfx.Chain([pedalboard.HighpassFilter()]))])
+    >>> [(node.path, type(node.plugin).__name__) for node in cfx.walk(chain)]
+    [((), 'Chain'), ((0,), 'Gain'), ((1,), 'Blend'), ((1, 0), 'Chain'), ((1, 0, 0), 'HighpassFilter')]
+    """
+    if isinstance(root, (list, tuple)):
+        root = Chain(root)
+    yield from _walk(root, (), None)
+
+
+def _walk(item: Any, path: tuple[int, ...], parent: Any) -> Iterator[Node]:
+    yield Node(path, item, parent)
+    for index, child in enumerate(children_of(item)):
+        yield from _walk(child, (*path, index), item)
+
+
+def is_series(item: Any) -> bool:
+    """Whether ``item``'s children run one after another (a Chain), not side by side (a Mix)."""
+    if isinstance(item, Chain):
+        return not isinstance(item, Mix)
+    return isinstance(item, pedalboard.Chain)  # pedalboard.Pedalboard is one; pedalboard.Mix is not
+
+
+def upstream_of(root: Any, path: tuple[int, ...]) -> Chain:
+    """The plugins whose output the plugin at ``path`` receives, as one series Chain.
+
+    For every series ancestor (a Chain) they are the items before the branch
+    that leads to ``path``; a Mix branch, a wrapper's plugin (``Blend``,
+    ``Automate``) and a compressor's key chain receive their holder's input,
+    so those levels add nothing.
+
+    Parameters
+    ----------
+    root : Chain, Plugin or list
+        What the path is relative to (as given to :func:`walk`).
+    path : tuple of int
+        A :attr:`Node.path`.
+
+    Returns
+    -------
+    Chain
+        Streaming the input through it gives exactly the audio the plugin at
+        ``path`` is fed (empty for the root's direct input).
+    """
+    if isinstance(root, (list, tuple)):
+        root = Chain(root)
+    before: list[Any] = []
+    item = root
+    for index in path:
+        inner = children_of(item)
+        if is_series(item):
+            before.extend(inner[:index])
+        item = inner[index]
+    return Chain(before)
+
+
 def _concat(parts: list[np.ndarray], channels: int) -> np.ndarray:
     parts = [p for p in parts if p.shape[1]]
     if not parts:
@@ -238,6 +350,10 @@ class Chain(Plugin, MutableSequence):
 
     def __eq__(self, other: object) -> bool:
         return self is other
+
+    def children(self) -> list[Any]:
+        """The items, in order, without ``None``."""
+        return [p for p in self._items if p is not None]
 
     __hash__ = Plugin.__hash__
 

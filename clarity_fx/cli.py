@@ -132,7 +132,7 @@ def apply(
             )
             continue
         chain = spec.build()
-        trace = _trace_compressor(chain, source) if plot is not None else None
+        traced = _plotted_compressor(chain) if plot is not None else None
         spec.check_input(source)
         result = render(
             source,
@@ -143,11 +143,14 @@ def apply(
             quality=quality,
             buffer_size=buffer_size,
             progress=None if progress else False,
+            trace_gain=traced is not None,
         )
         if plot is not None:
             from .plot import plot_file_compare
 
-            gain = trace.values() if trace is not None else None
+            gain = None
+            if traced is not None and any(report.path == traced for report in result.stages):
+                gain = result.stage(traced).gain_reduction_db
             plot_file_compare(
                 source, target, plot, gain_reduction_db=gain if gain is not None and gain.size > 1 else None
             )
@@ -182,21 +185,17 @@ def note_first_compile() -> None:
         )
 
 
-def _trace_compressor(chain: Any, source: Path) -> Any:
-    """Attach a gain-reduction trace to the chain's first compressor, for --plot."""
-    from .audio_io import open_audio
-    from .processors.compressor import GainTrace, HardKneeCompressor
+def _plotted_compressor(chain: Any) -> tuple[int, ...] | None:
+    """Walk path of the compressor whose gain reduction --plot draws (the render's report has it)."""
+    from .chain import walk
+    from .processors.compressor import HardKneeCompressor
 
-    compressors = [getattr(item, "plugin", item) for item in chain]  # inside Blend or Automate
-    compressors = [c for c in compressors if isinstance(c, HardKneeCompressor)]
+    compressors = [node for node in walk(chain) if isinstance(node.plugin, HardKneeCompressor)]
     if not compressors:
         return None
     # The level compressor, not a de-esser or ducker (those listen to a key).
-    plain = [c for c in compressors if c.key is None and not c.keyed]
-    stage = (plain or compressors)[0]
-    rate = open_audio(source).sample_rate
-    stage.trace = GainTrace(step=round(rate / 1000), skip=stage.latency_for(rate))
-    return stage.trace
+    plain = [node for node in compressors if node.plugin.key is None and not node.plugin.keyed]
+    return (plain or compressors)[0].path
 
 
 def _apply_isolated(

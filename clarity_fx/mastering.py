@@ -35,19 +35,27 @@ class TrackReport:
     true_peak_after_dbtp: float | None
 
 
-def find_loudness_stage(chain: Any) -> tuple[int, Any]:
-    """Index and object of the chain's top-level ``LoudnessNormalize`` stage.
+def find_loudness_stage(chain: Any) -> tuple[tuple[int, ...], Any]:
+    """Walk path and object of the chain's first ``LoudnessNormalize`` stage, at any depth.
+
+    Returns
+    -------
+    path : tuple of int
+        Its :attr:`~clarity_fx.chain.Node.path`; ``upstream_of(chain, path)``
+        is what feeds it, and the render's report is ``result.stage(path)``.
+    stage : LoudnessNormalize
 
     Raises
     ------
     ClarityError
         When the chain has none: a mastering preset must end with one.
     """
+    from .chain import walk
     from .processors.loudness import LoudnessNormalize
 
-    for index, stage in enumerate(chain):
-        if isinstance(stage, LoudnessNormalize):
-            return index, stage
+    for node in walk(chain):
+        if isinstance(node.plugin, LoudnessNormalize):
+            return node.path, node.plugin
     raise ClarityError("the preset has no loudness_normalize stage; use a master-* preset or add one")
 
 
@@ -115,7 +123,7 @@ def master(
     >>> import clarity_fx as cfx
     >>> reports = cfx.master(["album/"], "mastered/", "master-streaming", album=True)  # doctest: +SKIP
     """
-    from .chain import Chain
+    from .chain import upstream_of
     from .meters import pooled_loudness
     from .preset import load_preset_spec
     from .rendering import render
@@ -132,8 +140,8 @@ def master(
     album_gain: float | None = None
     if album:
         chain = spec.build()
-        index, stage = find_loudness_stage(chain)
-        prefix = Chain(list(chain)[:index])
+        path, stage = find_loudness_stage(chain)
+        prefix = upstream_of(chain, path)
         meters = [_measure(path, prefix)[0] for path in files]
         loudness = pooled_loudness(meters)
         album_gain = 0.0 if loudness is None else stage.target_lufs - loudness
@@ -142,14 +150,23 @@ def master(
     for path, out in zip(files, outputs, strict=True):
         before, _ = _file_report(path)
         chain = spec.build()
-        _, stage = find_loudness_stage(chain)
+        where, stage = find_loudness_stage(chain)
         if album_gain is not None:
             stage.gain_db_fixed = album_gain
-        render(path, out, chain, progress=progress)
+        result = render(path, out, chain, progress=progress)
         after, peak = _file_report(out)
-        gain = album_gain if album_gain is not None else (stage.gain_db or 0.0)
+        gain = album_gain if album_gain is not None else _applied_gain(result, where)
         reports.append(TrackReport(path, out, before, after, gain, peak))
     return reports
+
+
+def _applied_gain(result: Any, where: tuple[int, ...]) -> float:
+    """The gain the loudness stage at ``where`` reported to the render (0 dB if it saw no audio)."""
+    try:
+        gain = result.stage(where).gain_db
+    except KeyError:
+        return 0.0
+    return 0.0 if gain is None else gain
 
 
 def _collect(inputs: list[str | os.PathLike[str]]) -> list[Path]:

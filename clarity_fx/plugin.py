@@ -24,6 +24,13 @@ Internally every stage speaks one small protocol, so containers (``Chain``,
 - ``_push(block) -> aligned output`` (possibly fewer samples than pushed),
 - ``_finish() -> the rest``, so that total output == total input.
 
+A container says what it holds through :meth:`Plugin.children`, so one walk
+(:func:`clarity_fx.walk`) finds every plugin at any depth. What belongs to one
+render rather than to the plugins (the external key, a wish for gain traces,
+what stages measured) travels in a :class:`RenderContext` that ``render``
+makes current for its passes: stages read it when a stream starts and report
+to it, so nothing is set on, or left in, the caller's plugins.
+
 A processor implements one method, :meth:`Plugin.process_block`: it receives a
 ``(channels, n)`` float32 block and returns ``n`` samples delayed by
 ``latency_for(sample_rate)`` samples. Parameters are :class:`Param`
@@ -34,6 +41,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -41,7 +50,16 @@ import numpy as np
 from .errors import ParameterError
 from .validate import as_channels_first, check_sample_rate
 
-__all__ = ["Param", "Plugin", "StreamState", "as_channels_first", "frequency_param", "restore_layout"]
+__all__ = [
+    "Param",
+    "Plugin",
+    "RenderContext",
+    "StreamState",
+    "as_channels_first",
+    "current_render",
+    "frequency_param",
+    "restore_layout",
+]
 
 
 # --------------------------------------------------------------------------- parameters
@@ -196,6 +214,58 @@ class StreamState:
         return name in self.__dict__
 
 
+# --------------------------------------------------------------------------- render context
+class RenderContext:
+    """What one render hands the stages it streams, and what they measure for it.
+
+    ``render`` makes one and makes it current (:func:`current_render`) for its
+    pre-passes and its streamed pass, then drops it: a per-render thing (the
+    external key, a wish for gain traces) reaches the stages without being set
+    on them, and what they measure comes back to the render without being
+    left on them.
+
+    Parameters
+    ----------
+    key : KeySource, optional
+        The external sidechain key that stages with ``keyed=True`` listen to.
+    trace_gain : bool, optional
+        Whether dynamics stages keep a gain-reduction trace of the stream.
+
+    Attributes
+    ----------
+    measured : dict
+        ``id(stage)`` → what that stage reported (name → value), the latest
+        stream's values replacing earlier ones (pre-passes run stages too).
+    """
+
+    def __init__(self, key: Any = None, trace_gain: bool = False) -> None:
+        self.key = key
+        self.trace_gain = bool(trace_gain)
+        self.measured: dict[int, dict[str, Any]] = {}
+
+    def report(self, stage: Any, **values: Any) -> None:
+        """Record what ``stage`` measured (``gain_db=...``, ``gain_reduction_db=...``)."""
+        self.measured.setdefault(id(stage), {}).update(values)
+
+
+_CURRENT_RENDER: ContextVar[RenderContext | None] = ContextVar("clarity_render", default=None)
+
+
+def current_render() -> RenderContext | None:
+    """The :class:`RenderContext` of the render under way, or None outside ``render``."""
+    return _CURRENT_RENDER.get()
+
+
+@contextmanager
+def rendering_with(context: RenderContext) -> Iterator[RenderContext]:
+    """Make ``context`` current inside the ``with`` block (nested renders restore the outer one)."""
+    token = _CURRENT_RENDER.set(context)
+    try:
+        yield context
+    finally:
+        _CURRENT_RENDER.reset(token)
+
+
 def _empty(channels: int) -> np.ndarray:
     return np.zeros((channels, 0), dtype=np.float32)
 
@@ -296,6 +366,15 @@ class Plugin:
     def param_names(cls) -> list[str]:
         """Names of the parameters, in declaration order."""
         return list(cls.params())
+
+    def children(self) -> list[Any]:
+        """The plugins directly inside this one (none for a processor).
+
+        Containers (``Chain``, ``Mix``), wrappers (``Blend``, ``Automate``) and
+        processors that hold a plugin (a compressor's key chain) override it;
+        :func:`clarity_fx.chain.walk` visits a whole tree through it.
+        """
+        return []
 
     def get_params(self) -> dict[str, Any]:
         """Current parameter values, by name."""
@@ -429,7 +508,8 @@ class Plugin:
     def fit(self, blocks: Iterable[np.ndarray], sample_rate: float) -> bool | None:
         """Learn from the audio ahead (noise region, whole-file loudness).
 
-        ``render`` calls this on processors with ``needs_fit`` in a pre-pass,
+        ``render`` calls this on processors with ``needs_fit``, wherever they
+        sit in the chain (:func:`~clarity_fx.walk`), in a pre-pass,
         with the same ``(channels, n)`` blocks the processor will later see,
         so that a streamed render equals the whole-buffer call. Return True
         to be given another pass over the same audio. Processors that need no

@@ -782,26 +782,27 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
     import numpy as np
     import pedalboard
 
-    from .chain import Mix
+    from .chain import Mix, children_of
     from .keys import KeySource
     from .plugin import Plugin
     from .wrappers import Automate, Blend
 
+    # The shape of the entry depends on the kind of container; what is inside comes from children_of.
     if isinstance(plugin, Blend):
-        entry = _item_to_dict(plugin.plugin, saver)
+        entry = _item_to_dict(*children_of(plugin), saver)
         if plugin.wet != 1.0:
             entry["wet"] = plugin.wet
         if plugin.listen != "processed":
             entry["listen"] = plugin.listen
         return entry
     if isinstance(plugin, Automate):
-        entry = _item_to_dict(plugin.plugin, saver)
+        entry = _item_to_dict(*children_of(plugin), saver)
         entry["automate"] = {name: {"points": lane.points(), "interpolation": lane.interpolation}
                              for name, lane in plugin.lanes.items()}
         return entry
 
     if isinstance(plugin, (Mix, pedalboard.Mix)):
-        return {"mix": [_chain_to_list(b if _is_series(b) else [b], saver) for b in plugin if b is not None]}
+        return {"mix": [_chain_to_list(b if _is_series(b) else [b], saver) for b in children_of(plugin)]}
     if isinstance(plugin, pedalboard.ExternalPlugin):
         return _vst3_to_dict(plugin, saver)
     kind = type_name_of(plugin)
@@ -829,10 +830,11 @@ def _item_to_dict(plugin: Any, saver: _Saver) -> dict[str, Any]:
 
 
 def _chain_to_list(chain: Any, saver: _Saver) -> list[dict[str, Any]]:
+    from .chain import children_of
+
     out = []
-    for plugin in chain:
-        if plugin is None:
-            continue
+    items = [p for p in chain if p is not None] if isinstance(chain, (list, tuple)) else children_of(chain)
+    for plugin in items:
         if _is_series(plugin):
             out.extend(_chain_to_list(plugin, saver))  # a nested series is the same series
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from .errors import AudioFileError
 
 __all__ = [
     "RenderResult",
+    "StageReport",
     "fit_stages",
     "render",
 ]
@@ -34,8 +35,42 @@ PROGRESS_MIN_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
+class StageReport:
+    """What one stage measured during a render.
+
+    Attributes
+    ----------
+    path : tuple of int
+        Where the stage sits: its :attr:`~clarity_fx.chain.Node.path` in
+        :func:`~clarity_fx.walk` of the chain given to ``render`` (``()``
+        when a single plugin was given).
+    type_name : str
+        The stage's class name (``"LoudnessNormalize"``).
+    input_lufs : float or None
+        A loudness stage: the integrated loudness it measured on its input
+        in the pre-pass, LUFS (None with a fixed gain, or on silence).
+    gain_db : float or None
+        A loudness stage: the gain it applied, dB.
+    gain_reduction_db : numpy.ndarray or None
+        A dynamics stage (compressor, limiter), with ``render(...,
+        trace_gain=True)``: its gain reduction over the whole output, dB
+        (≤ 0, without makeup), the deepest of each ``trace_step`` samples,
+        aligned with the output.
+    trace_step : int or None
+        Samples per value of ``gain_reduction_db`` (1 ms).
+    """
+
+    path: tuple[int, ...]
+    type_name: str
+    input_lufs: float | None = None
+    gain_db: float | None = None
+    gain_reduction_db: np.ndarray | None = None
+    trace_step: int | None = None
+
+
+@dataclass(frozen=True)
 class RenderResult:
-    """What :func:`render` did."""
+    """What :func:`render` did, and what its stages measured."""
 
     input_path: Path
     output_path: Path
@@ -43,11 +78,36 @@ class RenderResult:
     channels: int
     frames: int
     seconds: float
+    #: One report per stage that measured something, in walk order.
+    stages: tuple[StageReport, ...] = field(default=())
 
     @property
     def realtime_factor(self) -> float:
         """Audio seconds rendered per wall-clock second."""
         return (self.frames / self.sample_rate) / max(self.seconds, 1e-9)
+
+    def stage(self, where: tuple[int, ...] | str) -> StageReport:
+        """The report of the stage at a walk path, or of the first stage of a class name.
+
+        Parameters
+        ----------
+        where : tuple of int or str
+            A :attr:`~clarity_fx.chain.Node.path` (``(2,)``, ``(1, 0)``) or a
+            class name (``"LoudnessNormalize"``).
+
+        Returns
+        -------
+        StageReport
+
+        Raises
+        ------
+        KeyError
+            When no stage there, or of that name, reported anything.
+        """
+        for report in self.stages:
+            if report.path == where or report.type_name == where:
+                return report
+        raise KeyError(f"no stage at {where!r} reported anything in this render")
 
 
 def _progress(total_frames: int, sample_rate: float, enabled: bool | None, label: str):
@@ -104,58 +164,87 @@ def _as_chain(chain: Any) -> Any:
 
 
 def _keyed_stages(chain: Any) -> list[Any]:
-    found = []
-    for item in chain:
-        inner = getattr(item, "plugin", None)  # Blend and Automate hold one plugin
-        if getattr(item, "keyed", False):
-            found.append(item)
-        elif inner is not None and getattr(inner, "keyed", False):
-            found.append(inner)
-        elif hasattr(item, "_items"):  # nested Chain or Mix
-            found.extend(_keyed_stages(item))
-    return found
+    """Stages with ``keyed=True`` anywhere in ``chain``: they listen to the render's key."""
+    from .chain import walk
+
+    return [node.plugin for node in walk(chain) if getattr(node.plugin, "keyed", False) is True]
 
 
-def _attach_key(chain: Any, key: str | os.PathLike[str]) -> None:
-    from .sidechain import KeySource
+def _attach_key(chain: Any, key: str | os.PathLike[str] | None) -> Any:
+    """Open the render's key for the keyed stages (nothing is set on them); None without one.
+
+    The caller closes the returned :class:`~clarity_fx.KeySource`.
+    """
+    from .keys import KeySource
 
     stages = _keyed_stages(chain)
+    if key is None:
+        if any(stage.external_key is None for stage in stages):
+            raise AudioFileError("this chain ducks under a key but none was given; pass --key voice.wav")
+        return None
     if not stages:
         raise AudioFileError(f"a key ({key}) was given but no stage is keyed; use a ducking preset")
-    source = KeySource(key)
-    for stage in stages:
-        stage.external_key = source
+    return KeySource(key)
 
 
 def fit_stages(
     chain: Any, blocks: Callable[[], Iterator[np.ndarray]], sample_rate: float, buffer_size: int
 ) -> list[Any]:
-    """Pre-pass: let each stage that ``needs_fit`` see the audio it will process.
+    """Pre-pass: let each stage that ``needs_fit``, at any depth, see the audio it will process.
 
-    Stage ``i`` is fitted on the output of stages ``0..i-1`` streamed from a
-    fresh read of the file, so the later streamed render equals a
-    whole-buffer call. A noise-profile fit stops reading after its region: a
-    short pre-pass. A ``fit`` that returns True is given another pass.
+    Each such stage (found by :func:`~clarity_fx.walk`) is fitted on a fresh
+    read of the file streamed through everything upstream of it
+    (:func:`~clarity_fx.chain.upstream_of`: for each series ancestor the
+    items before it; a Mix branch, a Blend's or Automate's plugin and a
+    compressor's key chain see their holder's input), so the later streamed
+    render equals a whole-buffer call and memory stays flat. Stages are
+    fitted in processing order, so a fitted stage upstream is applied as
+    fitted. A noise-profile fit stops reading after its region: a short
+    pre-pass. A ``fit`` that returns True is given another pass.
 
     Returns
     -------
     list
-        The stages that were fitted (render un-fits them afterwards).
+        The stages that were fitted (render un-fits them afterwards). If a fit
+        fails, the stages fitted before it are un-fitted before the error goes on.
     """
-    from .chain import Chain
+    from .chain import upstream_of, walk
 
-    fitted = []
-    items = list(chain)
-    for i, stage in enumerate(items):
-        if stage is None or not getattr(stage, "needs_fit", False):
-            continue
-        prefix = Chain(items[:i])
-        # A stage may ask for more passes (loudness: measure, then check the limited result).
-        for _ in range(MAX_FIT_PASSES):
-            if not stage.fit(prefix.stream(blocks(), sample_rate, buffer_size), sample_rate):
-                break
-        fitted.append(stage)
+    fitted: list[Any] = []
+    try:
+        for node in walk(chain):
+            stage = node.plugin
+            if not getattr(stage, "needs_fit", False) or any(stage is done for done in fitted):
+                continue  # one object used twice is fitted once, where it first comes
+            prefix = upstream_of(chain, node.path)
+            fitted.append(stage)
+            # A stage may ask for more passes (loudness: measure, then check the limited result).
+            for _ in range(MAX_FIT_PASSES):
+                if not stage.fit(prefix.stream(blocks(), sample_rate, buffer_size), sample_rate):
+                    break
+    except BaseException:
+        for stage in fitted:
+            stage._unfit()
+        raise
     return fitted
+
+
+def _stage_reports(chain: Any, context: Any) -> tuple[StageReport, ...]:
+    """What the stages of ``chain`` reported to ``context``, by walk path."""
+    from .chain import walk
+
+    reports, seen = [], set()
+    for node in walk(chain):
+        measured = context.measured.get(id(node.plugin))
+        if not measured or id(node.plugin) in seen:
+            continue
+        seen.add(id(node.plugin))
+        values = dict(measured)
+        trace = values.get("gain_reduction_db")
+        if trace is not None and not isinstance(trace, np.ndarray):
+            values["gain_reduction_db"] = trace.values()  # a GainTrace, filled during the stream
+        reports.append(StageReport(node.path, type(node.plugin).__name__, **values))
+    return tuple(reports)
 
 
 def render(
@@ -169,6 +258,7 @@ def render(
     progress: bool | None = None,
     block_seconds: float = BLOCK_SECONDS,
     key: str | os.PathLike[str] | None = None,
+    trace_gain: bool = False,
 ) -> RenderResult:
     """Stream ``input_path`` through ``chain`` into ``output_path``.
 
@@ -193,13 +283,21 @@ def render(
     block_seconds : float, optional
         Seconds read per block; memory is a few blocks.
     key : path, optional
-        An external sidechain key (a voice to duck music under), handed to
-        every stage with ``keyed=True``; read in step with the input.
+        An external sidechain key (a voice to duck music under), heard by
+        every stage with ``keyed=True``, at any depth; read in step with the
+        input and closed when the render ends.
+    trace_gain : bool, optional
+        Keep each dynamics stage's gain reduction over the whole file, at
+        1 ms resolution (8 bytes per ms per stage: 29 MB an hour), in the
+        report (:attr:`StageReport.gain_reduction_db`).
 
     Returns
     -------
     RenderResult
-        Paths, format and the time taken.
+        Paths, format, the time taken, and per stage what it measured
+        (:attr:`RenderResult.stages`, :meth:`RenderResult.stage`): the
+        loudness a loudness stage measured and the gain it applied, and with
+        ``trace_gain`` the gain-reduction traces.
 
     Raises
     ------
@@ -212,8 +310,16 @@ def render(
     --------
     >>> import clarity_fx as cfx
     >>> cfx.render("take.wav", "take-clean.flac", cfx.load_preset("vocal-clarity"))  # doctest: +SKIP
+
+    Notes
+    -----
+    The chain is left as it was given: fits are undone, the key is handed
+    to the keyed stages for this render only (nothing is set on them), and
+    what stages measure comes back in the result, not on the stages.
     """
     import time
+
+    from .plugin import RenderContext, rendering_with
 
     started = time.perf_counter()
     source = Path(input_path).expanduser()
@@ -226,28 +332,36 @@ def render(
     if target.is_dir():
         raise AudioFileError(f"{target} is a folder; give an output file name with an extension")
     options = _writer_options(target.suffix.lower(), info.file_dtype, bit_depth, quality)
-    chain = _as_chain(chain)
-    if key is not None:
-        _attach_key(chain, key)
-    elif any(stage.external_key is None for stage in _keyed_stages(chain)):
-        raise AudioFileError("this chain ducks under a key but none was given; pass --key voice.wav")
+    given, chain = chain, _as_chain(chain)  # report paths are in what the caller gave
+    key_source = _attach_key(chain, key)
+    context = RenderContext(key=key_source, trace_gain=trace_gain)
     block_frames = max(1, int(math.ceil(block_seconds * info.sample_rate)))
 
     def blocks() -> Iterator[np.ndarray]:
         return read_blocks(info, block_frames)
 
-    fitted = fit_stages(chain, blocks, info.sample_rate, buffer_size)
+    fitted: list[Any] = []
     try:
-        with (
-            write_audio(target, info.sample_rate, info.channels, options=options) as writer,
-            _progress(info.frames, info.sample_rate, progress, f"{source.name}") as bar,
-        ):
-            for out in chain.stream(blocks(), info.sample_rate, buffer_size):
-                writer.write(out)
-                bar.advance(out.shape[1])
+        with rendering_with(context):  # the key and the trace wish reach the stages through it
+            fitted = fit_stages(chain, blocks, info.sample_rate, buffer_size)
+            with (
+                write_audio(target, info.sample_rate, info.channels, options=options) as writer,
+                _progress(info.frames, info.sample_rate, progress, f"{source.name}") as bar,
+            ):
+                for out in chain.stream(blocks(), info.sample_rate, buffer_size):
+                    writer.write(out)
+                    bar.advance(out.shape[1])
     finally:
         for stage in fitted:
             stage._unfit()
+        if key_source is not None:
+            key_source.close()
     return RenderResult(
-        source, target, info.sample_rate, info.channels, info.frames, time.perf_counter() - started
+        source,
+        target,
+        info.sample_rate,
+        info.channels,
+        info.frames,
+        time.perf_counter() - started,
+        _stage_reports(given, context),
     )

@@ -119,31 +119,21 @@ class StageResponse:
 
 def _flatten(item: Any) -> list[Any]:
     """Stages in series: Chains, pedalboard Pedalboards/Chains and lists are opened, Mixes are not."""
-    import pedalboard
-
-    from .chain import Chain, Mix
+    from .chain import children_of, is_series
 
     if item is None:
         return []
-    if isinstance(item, (list, tuple)):
-        return [stage for inner in item for stage in _flatten(inner)]
-    if isinstance(item, Chain) and not isinstance(item, Mix):
-        return [stage for inner in item for stage in _flatten(inner)]
-    if isinstance(item, pedalboard.Chain):  # pedalboard.Pedalboard is one too; pedalboard.Mix is not
-        return [stage for inner in item for stage in _flatten(inner)]
+    if isinstance(item, (list, tuple)) or is_series(item):
+        inner = item if isinstance(item, (list, tuple)) else children_of(item)
+        return [stage for part in inner for stage in _flatten(part)]
     return [item]
 
 
 def _contents(item: Any) -> list[Any]:
-    """Plugins held by a container or wrapper (Mix, Blend, pedalboard.Mix)."""
-    import pedalboard
+    """Plugins held by a container or wrapper (the one children protocol of :func:`chain.walk`)."""
+    from .chain import children_of
 
-    from .chain import Chain
-
-    if isinstance(item, (Chain, pedalboard.PluginContainer)):
-        return [p for p in item if p is not None]
-    inner = getattr(item, "plugin", None)
-    return [inner] if inner is not None else []
+    return list(children_of(item))
 
 
 def _non_linear_reason(item: Any) -> str:

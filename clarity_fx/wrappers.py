@@ -25,16 +25,9 @@ class _Wrapper(Plugin):
 
     plugin: Any
 
-    @property
-    def needs_fit(self) -> bool:  # type: ignore[override]
-        return bool(getattr(self.plugin, "needs_fit", False))
-
-    def fit(self, blocks: Any, sample_rate: float) -> bool | None:
-        """Fit the wrapped plugin (it sees the same audio); its wish for more passes stands."""
-        return self.plugin.fit(blocks, sample_rate)
-
-    def _unfit(self) -> None:
-        self.plugin._unfit()
+    def children(self) -> list[Any]:
+        """The one plugin it holds (``render``'s pre-pass fits it through :func:`~clarity_fx.walk`)."""
+        return [self.plugin]
 
     def latency_for(self, sample_rate: float) -> int:
         return as_stage(self.plugin).latency_for(sample_rate)
@@ -169,7 +162,9 @@ class Automate(_Wrapper):
     Every ``block_ms`` the parameters are set from their lanes at the block's
     start time, then the block is processed. Time is the absolute time of the
     stream (samples since reset), not of calls, so streaming equals the
-    whole-buffer call.
+    whole-buffer call. When the stream ends (flush, the end of a whole-buffer
+    call, or a reset of a stream cut short) the plugin gets back the values
+    it had when the stream began.
 
     Parameters
     ----------
@@ -212,11 +207,12 @@ class Automate(_Wrapper):
     def __repr__(self) -> str:
         return f"Automate({self.plugin!r}, {{{', '.join(self.lanes)}}})"
 
-
     def _step(self, sample_rate: float) -> int:
         return max(1, int(round(self.block_ms * 1e-3 * sample_rate)))
 
     def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        self._restore()  # a stream that was never finished: its values go first
+        self._saved = {name: getattr(self.plugin, name) for name in self.lanes}
         self._step_n = self._step(sample_rate)
         self._stage = as_stage(self.plugin)
         # A native stage is fed exactly one update interval per call.
@@ -264,7 +260,18 @@ class Automate(_Wrapper):
         self._pending, self._pending_len = [], 0
         self._apply(self._blocks_done)  # the tail is processed with the values at its time
         outs.append(self._stage._finish())
+        self._restore()
         return _concat(outs, channels)
+
+    def _restore(self) -> None:
+        """Give the plugin back the values it had when the stream began."""
+        saved = self.__dict__.pop("_saved", None)
+        for name, value in (saved or {}).items():
+            setattr(self.plugin, name, value)
+
+    def _reset_stream(self) -> None:
+        self._restore()  # a stream cut short (an error, an abandoned generator) leaves no values behind
+        super()._reset_stream()
 
     def automation_points(self) -> dict[str, list[list[float]]]:
         """Lanes as plain data, for presets."""

@@ -143,3 +143,69 @@ def test_mp3_compressor_streams_like_the_whole_call_at_any_first_chunk(first):
         chain = cfx.Chain(items)
         whole = chain.process(x, SR)
         np.testing.assert_allclose(stream(chain, x, [first, 3000]), whole, atol=1e-6)
+
+
+def nested_tree():
+    """Every kind of container, nested: Chain, Mix, Blend, Automate, a key chain, a native board."""
+    loud = cfx.LoudnessNormalize()
+    lane = cfx.Automate(pedalboard.Gain(), {"gain_db": [(0, 0)]})
+    tree = cfx.Chain(
+        [
+            pedalboard.Gain(-3),
+            None,  # not counted in paths: children() leaves it out
+            cfx.Mix([cfx.Chain([Delay(), loud]), cfx.Blend(lane)]),
+            cfx.HardKneeCompressor(key=cfx.Chain([pedalboard.HighpassFilter(4000)])),
+            pedalboard.Pedalboard([pedalboard.Gain(1), pedalboard.LowpassFilter(5000)]),
+        ]
+    )
+    return tree, loud
+
+
+def test_walk_visits_every_node_once_with_its_path_and_parent():
+    tree, loud = nested_tree()
+    nodes = list(cfx.walk(tree))
+    assert [(n.path, type(n.plugin).__name__) for n in nodes] == [
+        ((), "Chain"),
+        ((0,), "Gain"),
+        ((1,), "Mix"),
+        ((1, 0), "Chain"),
+        ((1, 0, 0), "Delay"),
+        ((1, 0, 1), "LoudnessNormalize"),
+        ((1, 1), "Blend"),
+        ((1, 1, 0), "Automate"),
+        ((1, 1, 0, 0), "Gain"),
+        ((2,), "HardKneeCompressor"),
+        ((2, 0), "Chain"),
+        ((2, 0, 0), "HighpassFilter"),
+        ((3,), "Pedalboard"),
+        ((3, 0), "Gain"),
+        ((3, 1), "LowpassFilter"),
+    ]
+    by_path = {n.path: n for n in nodes}
+    assert by_path[(1, 0, 1)].plugin is loud and by_path[(1, 0, 1)].parent is tree[2][0]
+    assert by_path[()].parent is None
+    # A path indexes children() level by level.
+    for node in nodes:
+        item = tree
+        for index in node.path:
+            item = cfx.chain.children_of(item)[index]
+        assert item is node.plugin
+    assert [n.path for n in cfx.walk([pedalboard.Gain(), None, Delay()])] == [(), (0,), (1,)]  # a list too
+
+
+def test_upstream_of_is_what_feeds_a_node():
+    from clarity_fx.chain import upstream_of
+
+    tree, loud = nested_tree()
+    x = noise()
+    # The loudness stage in the Mix's first branch is fed Gain(-3), then the branch's Delay.
+    feed = upstream_of(tree, (1, 0, 1))
+    assert [type(p).__name__ for p in feed] == ["Gain", "Delay"]
+    np.testing.assert_allclose(feed(x, SR), cfx.Chain([pedalboard.Gain(-3), Delay()])(x, SR), atol=1e-6)
+    # A Mix branch, a wrapper's plugin and a key chain are fed their holder's input.
+    assert [type(p).__name__ for p in upstream_of(tree, (1, 1, 0, 0))] == ["Gain"]
+    assert [type(p).__name__ for p in upstream_of(tree, (2, 0, 0))] == ["Gain", "Mix"]
+    # Inside a native board: the items before it, then the board's own earlier items.
+    names = [type(p).__name__ for p in upstream_of(tree, (3, 1))]
+    assert names == ["Gain", "Mix", "HardKneeCompressor", "Gain"]
+    assert len(upstream_of(tree, ())) == 0

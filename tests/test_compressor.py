@@ -253,20 +253,22 @@ def test_gain_trace_is_aligned_and_survives_render_prepasses(tmp_path):
     import soundfile as sf
 
     import clarity_fx as cfx
-    from clarity_fx.processors.compressor import GainTrace
 
     rate = 48000
     t = np.arange(2 * rate) / rate
     x = (np.where(t >= 1.0, 0.5, 0.01) * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    sf.write(tmp_path / "in.wav", x, rate, subtype="FLOAT")
     comp = cfx.HardKneeCompressor(threshold_db=-20, ratio=4, attack_ms=1, lookahead_ms=2)
-    comp.trace = GainTrace(step=48, skip=comp.latency_for(rate))
-    comp(x, rate)
-    gain = comp.trace.values()
-    assert gain.size == x.size // 48
+    result = cfx.render(tmp_path / "in.wav", tmp_path / "c.wav", comp, trace_gain=True)
+    report = result.stage(())  # the compressor is the root: walk path ()
+    gain = report.gain_reduction_db
+    assert report.trace_step == 48 and gain.size == x.size // 48
     onset_ms = int(np.argmax(gain < -1.0))  # one value per millisecond
     assert 997 <= onset_ms <= 1001  # the lookahead starts it up to 2 ms early, not later
-    comp(x, rate)  # a second stream starts the trace afresh
-    assert comp.trace.values().size == x.size // 48
+    # The loudness pre-pass streams the compressor too: the report keeps the real pass only.
+    result = cfx.render(tmp_path / "in.wav", tmp_path / "c.wav", cfx.Chain([comp, cfx.LoudnessNormalize()]),
+                        trace_gain=True)
+    np.testing.assert_array_equal(result.stage("HardKneeCompressor").gain_reduction_db, gain)
     sf.write(tmp_path / "in.wav", x, rate, subtype="FLOAT")
     subprocess.run(
         [

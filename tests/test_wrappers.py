@@ -206,3 +206,38 @@ def test_a_wrapped_loudness_stage_still_gets_all_its_render_passes(tmp_path):
     )
     got, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
     np.testing.assert_allclose(got.T, cfx.LoudnessNormalize(target_lufs=-16.0)(x, SR), atol=1e-6)
+
+
+def _automated(kind, vst3_plugins):
+    if kind == "ours":
+        return cfx.HardKneeCompressor(threshold_db=-18.0), "threshold_db", [(0.0, -40.0), (0.2, -10.0)]
+    if kind == "built-in":
+        return pedalboard.Gain(gain_db=-2.0), "gain_db", [(0.0, -20.0), (0.2, 0.0)]
+    plugin = pedalboard.load_plugin(str(vst3_plugins["gain"]))
+    plugin.gain_db = -2.0
+    return plugin, "gain_db", [(0.0, -20.0), (0.2, 0.0)]
+
+
+@pytest.mark.parametrize("kind", ["ours", "built-in", "vst3"])
+def test_automate_gives_the_plugin_back_its_parameters(kind, request, tmp_path):
+    import soundfile as sf
+
+    plugins = request.getfixturevalue("vst3_plugins") if kind == "vst3" else None
+    plugin, name, points = _automated(kind, plugins)
+    before = getattr(plugin, name)
+    lane = cfx.Automate(plugin, {name: points})
+    x = noise(2, 0.3)
+    whole = lane(x, SR)
+    assert getattr(plugin, name) == before  # after a whole-buffer call
+    streamed = stream(lane, x, [1000, 37])
+    assert getattr(plugin, name) == before  # after streaming and flush
+    np.testing.assert_allclose(streamed, whole, atol=1e-5)  # and the next stream starts from the same place
+    lane.process(x[:, :5000], SR, reset=False)  # a stream left open mid-ramp ...
+    assert getattr(plugin, name) != before
+    lane.reset()  # ... is undone by the reset that must come before the next one
+    assert getattr(plugin, name) == before
+    sf.write(tmp_path / "in.wav", x.T, SR, subtype="FLOAT")
+    cfx.render(tmp_path / "in.wav", tmp_path / "out.wav", cfx.Chain([lane]))
+    assert getattr(plugin, name) == before
+    got, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+    np.testing.assert_allclose(got.T, whole, atol=1e-5)

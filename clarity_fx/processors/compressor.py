@@ -15,8 +15,8 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..keys import KeyMismatchError, KeySource
-from ..plugin import Param, Plugin, StreamState, _empty
-from .dynamics import LINK_MODES, kernels, time_constant_coefficient
+from ..plugin import Param, Plugin, StreamState, _empty, current_render
+from .dynamics import LINK_MODES, GainTrace, kernels, time_constant_coefficient
 
 __all__ = ["GainTrace", "HardKneeCompressor", "static_curve_db"]
 
@@ -53,50 +53,6 @@ def static_curve_db(
         return np.where(over > 0, above, x)
     knee = x + (1.0 / ratio - 1.0) * (over + knee_db / 2) ** 2 / (2 * knee_db)
     return np.where(2 * over < -knee_db, x, np.where(2 * over > knee_db, above, knee))
-
-
-class GainTrace:
-    """The gain reduction of a whole stream, kept at ``step`` samples' resolution.
-
-    Each step keeps its deepest reduction, so a plot of an hour costs 3.6 M
-    floats at the default 1 ms, not the 170 M samples. The first
-    ``skip`` values (the stage's latency) are dropped, so the trace lines up
-    with the stage's aligned output.
-
-    Parameters
-    ----------
-    step : int
-        Samples per kept value.
-    skip : int, optional
-        Leading values to drop (latency).
-    """
-
-    def __init__(self, step: int, skip: int = 0) -> None:
-        self.step, self._skip = max(1, int(step)), int(skip)
-        self.restart()
-
-    def restart(self) -> None:
-        """Forget what was kept: a new stream begins (render's pre-passes run the stage too)."""
-        self.skip = self._skip
-        self._values: list[np.ndarray] = []
-        self._carry = np.zeros(0)
-
-    def add(self, gain_db: np.ndarray) -> None:
-        """Append one block's gain reduction (``(rows, n)`` dB)."""
-        g = np.asarray(gain_db, dtype=np.float64).min(axis=0)
-        if self.skip:
-            dropped = min(self.skip, g.size)
-            g, self.skip = g[dropped:], self.skip - dropped
-        g = np.concatenate([self._carry, g])
-        whole = (g.size // self.step) * self.step
-        if whole:
-            self._values.append(g[:whole].reshape(-1, self.step).min(axis=1))
-        self._carry = g[whole:]
-
-    def values(self) -> np.ndarray:
-        """The kept values, dB (≤ 0), one per ``step`` samples."""
-        parts = [*self._values, self._carry.min(keepdims=True)] if self._carry.size else self._values
-        return np.concatenate(parts) if parts else np.zeros(0)
 
 
 class HardKneeCompressor(Plugin):
@@ -142,12 +98,14 @@ class HardKneeCompressor(Plugin):
         de-esser; a high-pass key stops bass pumping). Its latency is
         aligned with the audio path.
     keyed : bool, optional
-        Take ``external_key`` from the render (``render(..., key=...)``,
-        ``clarity apply --key``); presets that duck set this.
+        Listen to the key the render is given (``render(..., key=...)``,
+        ``clarity apply --key``); presets that duck set this. The render's
+        key is handed over for that render only; it is never stored here.
     external_key : KeySource or path, optional
         External sidechain: another recording drives the detector (ducking),
         read by absolute stream position; see :mod:`clarity_fx.sidechain`
-        for its rules on length, rate and channels.
+        for its rules on length, rate and channels. A render's key, when
+        given, takes its place for a keyed compressor.
 
     Attributes
     ----------
@@ -157,7 +115,8 @@ class HardKneeCompressor(Plugin):
         turned down 6 dB); shape ``(1, n)`` when linked, ``(channels, n)``
         with ``link="none"``. Aligned with that block's output samples; only
         the last block is kept. (A whole-buffer call with lookahead ends with
-        the latency tail, so stream with ``reset=False`` to plot a file.)
+        the latency tail.) For a whole file, ``render(..., trace_gain=True)``
+        returns the stream's reduction in its report.
 
     Notes
     -----
@@ -299,9 +258,6 @@ class HardKneeCompressor(Plugin):
         help="Driven by the external key given when rendering (clarity apply --key voice.wav).",
     )
 
-    #: Set to a :class:`GainTrace` to keep the gain reduction of a whole stream (for plots).
-    trace: GainTrace | None = None
-
     def __init__(self, **params: Any) -> None:
         key = params.get("external_key")
         if isinstance(key, (str, os.PathLike)):
@@ -316,7 +272,6 @@ class HardKneeCompressor(Plugin):
             except TypeError:
                 raise ParameterError("key must be a plugin or a Chain (the sidechain filter)") from None
         super().__init__(**params)
-        self.gain_reduction_db = np.zeros((1, 0))
 
     @classmethod
     def pydub_defaults(cls, **overrides: Any) -> HardKneeCompressor:
@@ -465,24 +420,39 @@ class HardKneeCompressor(Plugin):
         side = state.__dict__.get("side")
         if side is not None:
             return side
-        if self.keyed and self.external_key is None:
-            raise KeyMismatchError(
-                "this compressor is keyed (keyed: true) but no key was given; "
-                "pass --key voice.wav, or render(..., key='voice.wav')"
-            )
-        if self.external_key is not None:
-            if "key_checked" not in state:
-                self.external_key.check(state.sample_rate, state.channels, self.link != "none")
-                state.key_checked = True
-            return self.external_key.read(state.position, block.shape[1])
+        if "external" not in state:
+            render = current_render()
+            given = render.key if render is not None and self.keyed else None
+            state.external = given if given is not None else self.external_key
+            if self.keyed and state.external is None:
+                raise KeyMismatchError(
+                    "this compressor is keyed (keyed: true) but no key was given; "
+                    "pass --key voice.wav, or render(..., key='voice.wav')"
+                )
+            if state.external is not None:
+                state.external.check(state.sample_rate, state.channels, self.link != "none")
+        if state.external is not None:
+            return state.external.read(state.position, block.shape[1])
         return block
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         # The detector sees the block now; the audio it acts on is delayed by the lookahead.
-        self.gain_reduction_db, linear_gain = self._gain_db(self._detector(block, state), state)
-        if self.trace is not None:
-            self.trace.add(self.gain_reduction_db)
+        state.gain_reduction_db, linear_gain = self._gain_db(self._detector(block, state), state)
+        if "trace" in state:
+            state.trace.add(state.gain_reduction_db)
         return self._apply_gain(self._delayed(block, state), linear_gain)
+
+    @property
+    def gain_reduction_db(self) -> np.ndarray:
+        """The gain applied to the last processed block of the current or last stream, dB."""
+        state = self._state
+        if state is None or "gain_reduction_db" not in state:
+            return np.zeros((1, 0))
+        return state.gain_reduction_db
+
+    def children(self) -> list[Any]:
+        """The internal key chain, if any."""
+        return [self.key] if self.key is not None else []
 
     # ------------------------------------------------------------------ internal key
     # The key chain runs as a stage beside the audio. Its output is aligned with its
@@ -494,8 +464,12 @@ class HardKneeCompressor(Plugin):
 
     def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
         super()._start(sample_rate, channels, buffer_size)
-        if self.trace is not None:
-            self.trace.restart()
+        render = current_render()
+        if render is not None and render.trace_gain:
+            # One value per millisecond, lined up with the aligned output; the render's report gets it.
+            assert self._state is not None
+            self._state.trace = GainTrace(step=round(sample_rate / 1000), skip=self.latency_for(sample_rate))
+            render.report(self, gain_reduction_db=self._state.trace, trace_step=self._state.trace.step)
         if self.key is not None:
             from ..chain import as_stage
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugin import Param, Plugin, StreamState
-from .dynamics import TRUE_PEAK_PHASES, TRUE_PEAK_TAPS, kernels, time_constant_coefficient
+from ..plugin import Param, Plugin, StreamState, current_render
+from .dynamics import TRUE_PEAK_PHASES, TRUE_PEAK_TAPS, GainTrace, kernels, time_constant_coefficient
 
 __all__ = ["TruePeakLimiter"]
 
@@ -137,10 +137,6 @@ class TruePeakLimiter(Plugin):
         help="How far ahead the gain sees; reported as latency.",
     )
 
-    def __init__(self, **params: object) -> None:
-        super().__init__(**params)
-        self._last_gain = np.ones((1, 0))
-
     @classmethod
     def conformance_example(cls) -> TruePeakLimiter:
         """An engaged example for the shared conformance tests."""
@@ -156,9 +152,12 @@ class TruePeakLimiter(Plugin):
 
     @property
     def gain_reduction_db(self) -> np.ndarray:
-        """Gain applied to the last processed block, in dB (``(1, n)``, ≤ 0)."""
+        """Gain applied to the last processed block of the current or last stream, in dB (``(1, n)``, ≤ 0)."""
+        state = self._state
+        if state is None or "last_gain" not in state:
+            return np.zeros((1, 0))
         with np.errstate(divide="ignore"):
-            return 20.0 * np.log10(self._last_gain)
+            return 20.0 * np.log10(state.last_gain)
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         if "ramp" not in state:
@@ -170,6 +169,10 @@ class TruePeakLimiter(Plugin):
             state.e_history = np.ones(state.ramp - 1)
             # [e, how many e < 1 in the window, their Σ(1 − e), e leaving first]
             state.smoother = np.array([1.0, 0.0, 0.0, 1.0])
+            render = current_render()
+            if render is not None and render.trace_gain:
+                state.trace = GainTrace(step=round(state.sample_rate / 1000), skip=delay)
+                render.report(self, gain_reduction_db=state.trace, trace_step=state.trace.step)
         ceiling = 10.0 ** ((self.ceiling_dbtp - SAFETY_MARGIN_DB) / 20.0)
         alpha_release = time_constant_coefficient(self.release_ms, state.sample_rate)
         n = block.shape[1]
@@ -188,5 +191,8 @@ class TruePeakLimiter(Plugin):
             out,
             gain,
         )
-        self._last_gain = gain[None, :]
+        state.last_gain = gain[None, :]
+        if "trace" in state:
+            with np.errstate(divide="ignore"):
+                state.trace.add(20.0 * np.log10(state.last_gain))
         return out

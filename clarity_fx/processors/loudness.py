@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..plugin import Param, Plugin
+from ..plugin import Param, Plugin, current_render
 from .limiter import TruePeakLimiter
 
 __all__ = ["LoudnessNormalize"]
@@ -76,11 +76,16 @@ class LoudnessNormalize(Plugin):
         super().__init__(**params)
         self._gain_db: float | None = None  # from fit; None means "measure the buffer"
         self._passes: list[tuple[float, float]] = []  # (gain dB, output loudness LUFS)
-        self._last_gain_db: float | None = None
+        self._input_lufs: float | None = None  # what the first fit pass measured
+        self._last_gain_db: float | None = None  # of the last whole-buffer call, never of a render
 
     @property
     def gain_db(self) -> float | None:
-        """The gain found by the last fit or whole-buffer call, dB."""
+        """The gain of the fit under way or of the last whole-buffer call, dB.
+
+        A render leaves it as it was: read a render's gain from its report,
+        ``render(...).stage("LoudnessNormalize").gain_db``.
+        """
         if self.gain_db_fixed is not None:
             return self.gain_db_fixed
         return self._gain_db if self._gain_db is not None else self._last_gain_db
@@ -117,7 +122,7 @@ class LoudnessNormalize(Plugin):
             True when another pass over the same audio is wanted.
         """
         if not self._passes:
-            measured = self._loudness(blocks, sample_rate)
+            measured = self._input_lufs = self._loudness(blocks, sample_rate)
             if measured is None:  # silence: nothing to normalise
                 self._gain_db, self._passes = 0.0, [(0.0, self.target_lufs)]
                 return False
@@ -144,13 +149,17 @@ class LoudnessNormalize(Plugin):
         return self._limiter().stream((b * gain for b in blocks), sample_rate)
 
     def _unfit(self) -> None:
-        if self._gain_db is not None:
-            self._last_gain_db = self._gain_db
         self._gain_db = None
+        self._input_lufs = None
         self._passes = []
 
     # ------------------------------------------------------------------ processing
     def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        render = current_render()
+        applied = self.gain_db_fixed if self.gain_db_fixed is not None else self._gain_db
+        if render is not None and applied is not None:
+            # Measured loudness (None with a fixed gain or on silence) and the gain applied, dB.
+            render.report(self, input_lufs=self._input_lufs, gain_db=applied)
         self._stage = self._limiter()
         self._stage._start_stream(sample_rate, channels, buffer_size)
         self._held: list[np.ndarray] = []
