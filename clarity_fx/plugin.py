@@ -85,6 +85,10 @@ class Param:
         One sentence for ``clarity plugins`` and the JSON schema.
     exclusive_minimum : bool, optional
         When True, ``minimum`` itself is not allowed (``> minimum``).
+    check : callable, optional
+        For ``kind=object``: returns the value to keep, or raises ParameterError
+        naming the fix. Setting the parameter runs it, so building checks
+        exactly what processing needs.
 
     Raises
     ------
@@ -104,6 +108,7 @@ class Param:
         nullable: bool = False,
         help: str = "",
         exclusive_minimum: bool = False,
+        check: Callable[[Any], Any] | None = None,
     ) -> None:
         self.default = default
         self.unit = unit
@@ -114,6 +119,7 @@ class Param:
         self.nullable = nullable
         self.help = help
         self.exclusive_minimum = exclusive_minimum
+        self.check = check
         self.name = "?"
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -165,7 +171,7 @@ class Param:
             if self.choices is not None and value not in self.choices:
                 raise ParameterError(f"{where}={value!r} is not known: use one of {', '.join(self.choices)}")
             return value
-        return value
+        return self.check(value) if self.check is not None else value
 
     def spec(self) -> dict[str, Any]:
         """Describe this parameter for help text and JSON schema."""
@@ -270,9 +276,16 @@ def _empty(channels: int) -> np.ndarray:
     return np.zeros((channels, 0), dtype=np.float32)
 
 
+#: Largest block a plugin is handed: 128x the default. Memory and latency grow with it, nothing improves.
+MAX_BUFFER_SIZE = 1 << 20
+
+
 def _check_block_size(buffer_size: int) -> int:
     if isinstance(buffer_size, bool) or not isinstance(buffer_size, (int, np.integer)) or buffer_size < 1:
         raise ParameterError(f"buffer_size must be a positive whole number, not {buffer_size!r}")
+    if buffer_size > MAX_BUFFER_SIZE:
+        raise ParameterError(f"buffer_size={buffer_size} is too large: use at most {MAX_BUFFER_SIZE} "
+                             "(the default, 8192, is right for almost every chain)")
     return int(buffer_size)
 
 

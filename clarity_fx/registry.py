@@ -66,13 +66,15 @@ BUILTIN_RANGES: dict[str, dict[str, tuple[float | None, float | None, bool]]] = 
     "limiter": {"release_ms": (0, None, False)},
     "low_shelf_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
     "lowpass_filter": {"cutoff_frequency_hz": (0, None, True)},
-    "mp3_compressor": {"vbr_quality": (0, 10, False)},
+    # LAME refuses V10 at the first block ("failed to set variable bit rate quality to 10").
+    "mp3_compressor": {"vbr_quality": (0, 9.998046875, False)},  # 10 - 2**-9, exact in float32
     "noise_gate": {"ratio": (1, None, False), "attack_ms": (0, None, False), "release_ms": (0, None, False)},
     "peak_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
     "phaser": {"rate_hz": (0, 100, False), "depth": (0, 1, False), "centre_frequency_hz": (0, None, True),
                "feedback": (-1, 1, False), "mix": (0, 1, False)},
     "pitch_shift": {"semitones": (-72, 72, False)},
-    "resample": {"target_sample_rate": (0, None, True)},
+    # Below 1 Hz JUCE's resampler throws std::bad_alloc; above 1.536 MHz the work per sample explodes.
+    "resample": {"target_sample_rate": (1, 1_536_000, False)},
     "reverb": {name: (0, 1, False) for name in
                ("room_size", "damping", "wet_level", "dry_level", "width", "freeze_mode")},
 }

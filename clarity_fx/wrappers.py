@@ -134,6 +134,8 @@ class Lane:
             raise ParameterError("automation points are [[seconds, value], ...] pairs of numbers") from None
         if not pts:
             raise ParameterError("an automation lane needs at least one [seconds, value] point")
+        if not all(math.isfinite(t) and math.isfinite(v) for t, v in pts):
+            raise ParameterError("automation points must be finite numbers (no NaN or infinity)")
         times = [t for t, _ in pts]
         if any(b < a for a, b in zip(times, times[1:], strict=False)) or times[0] < 0:
             raise ParameterError("automation times must start at 0 s or later and not go backwards")
@@ -202,7 +204,12 @@ class Automate(_Wrapper):
                     lane = Lane(lane.get("points", []), lane.get("interpolation", "linear"))
                 else:
                     lane = Lane(lane, "log" if name.endswith("_hz") else "linear")
+            for value in lane.values:
+                _check_setting(plugin, name, float(value))
             self.lanes[name] = lane
+        #: Whole-number parameters of ours move in steps: the lane's value is rounded.
+        self._whole = {n for n in self.lanes
+                       if isinstance(plugin, Plugin) and type(plugin).params()[n].kind is int}
 
     def __repr__(self) -> str:
         return f"Automate({self.plugin!r}, {{{', '.join(self.lanes)}}})"
@@ -227,6 +234,8 @@ class Automate(_Wrapper):
         seconds = block_index * self._step_n / self._stream["rate"]
         for name, lane in self.lanes.items():
             value = lane(seconds)
+            if name in self._whole:
+                value = round(value)
             try:
                 setattr(self.plugin, name, value)
             except ValueError as err:
@@ -276,6 +285,41 @@ class Automate(_Wrapper):
     def automation_points(self) -> dict[str, list[list[float]]]:
         """Lanes as plain data, for presets."""
         return {name: lane.points() for name, lane in self.lanes.items()}
+
+
+def _check_setting(plugin: Any, name: str, value: float) -> None:
+    """Refuse a breakpoint that the same static setting would be refused for (range, type, float32)."""
+    from .registry import _check_builtin_value, get_type, type_name_of
+
+    where = f"{name} breakpoint {value:g}"
+    if isinstance(plugin, Plugin):
+        try:
+            type(plugin).params()[name].validate(value)
+        except ParameterError as err:
+            raise ParameterError(f"{where}: {err}") from None
+        return
+    kind = type_name_of(plugin)
+    if kind != "vst3":
+        spec = get_type(kind).params.get(name) if kind in _registered() else None
+        if spec is not None:
+            try:
+                _check_builtin_value(kind, spec, value)
+            except ParameterError as err:
+                raise ParameterError(f"{where}: {err}") from None
+        return
+    before = getattr(plugin, name)
+    try:  # a VST3 checks its own ranges when a value is set; give the value back at once
+        setattr(plugin, name, value)
+    except ValueError as err:
+        raise ParameterError(f"{where}: {str(err).splitlines()[0]}") from None
+    finally:
+        setattr(plugin, name, before)
+
+
+def _registered() -> set[str]:
+    from .registry import processor_types
+
+    return set(processor_types())
 
 
 def _numeric_params(plugin: Any) -> list[str]:

@@ -895,3 +895,56 @@ def test_usage_errors_are_one_line(args, expect, tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("clarity: error: ") and expect in lines[0], done.stderr
+
+
+# ----------------------------------------------------------------- validate == build (#13: 13, 14, 15, 21)
+@pytest.mark.parametrize("item, expect", [
+    ("hard_knee_compressor: {key: 3}", "key must be a sidechain chain of processors"),
+    ("hard_knee_compressor: {key: take.wav}", "for another recording use external_key or --key"),
+    ("mp3_compressor: {vbr_quality: 10}", "vbr_quality=10 is out of range: use at most 9.99805"),
+    ("resample: {target_sample_rate: 0.001}", "target_sample_rate=0.001 is out of range: use at least 1"),
+    ("spectral_subtraction: {n_fft: 65536, hop: 1}", "hop=1 is too small for n_fft=65536"),
+    ("gain: {gain_db: 0}\n    automate: {gain_db: [[0, 0], [1, 1e300]]}", "too large for the plugin"),
+    ("gain: {gain_db: 0}\n    automate: {gain_db: [[0, 0], [.nan, 3]]}", "must be finite numbers"),
+    ("gain: {gain_db: 0}\n    automate: {gain_db: [[0, .nan]]}", "must be finite numbers"),
+    ("butterworth_filter: {kind: lowpass, cutoff_hz: 1000, order: 2}\n"
+     "    automate: {order: [[0, 2], [1, 3.5]]}", "order must be a whole number, not 3.5"),
+])
+def test_validation_refuses_what_rendering_would_fail_on(item, expect, tmp_path):
+    """Each of these passed 'presets validate' and failed only at render, with a traceback."""
+    preset = tmp_path / "p.yaml"
+    preset.write_text(f"name: p\nchain:\n  - {item}\n")
+    done = subprocess.run(clarity_argv("presets", "validate", str(preset)), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "p.yaml:3: " in done.stderr and expect in done.stderr, done.stderr
+
+
+def test_set_of_a_key_to_text_is_refused_like_the_file(tmp_path):
+    wav(tmp_path / "in.wav", noise(SR // 4))
+    preset = write_preset(tmp_path / "p.yaml", [{"gain": {"gain_db": -1}}, {"gain": {"gain_db": -1}},
+                                                {"hard_knee_compressor": {"threshold_db": -20}}])
+    argv = clarity_argv("apply", str(preset), "in.wav", "-o", "out.wav", "--set", "2.key=hello")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "key must be a sidechain chain" in done.stderr and not (tmp_path / "out.wav").exists()
+
+
+def test_buffer_size_beyond_the_bound_is_refused(tmp_path):
+    wav(tmp_path / "in.wav", noise(SR // 4))
+    preset = write_preset(tmp_path / "p.yaml", [{"gain": {"gain_db": -1}}])
+    started = time.monotonic()
+    argv = clarity_argv("apply", str(preset), "in.wav", "-o", "out.wav", "--buffer-size", "1000000000")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert time.monotonic() - started < 30
+    assert done.returncode == 2 and "buffer_size=1000000000 is too large" in done.stderr
+    assert not list(tmp_path.glob("*out*"))
+
+
+def test_automation_of_a_whole_number_moves_in_steps():
+    import clarity_fx as cfx
+
+    lowpass = cfx.ButterworthFilter(kind="lowpass", cutoff_hz=2000, order=2)
+    automated = cfx.Automate(lowpass, {"order": [(0.0, 2), (0.01, 8)]})
+    out = automated(noise(SR // 10, channels=1).T, SR)
+    assert np.isfinite(out).all() and lowpass.order == 2  # given back after the call

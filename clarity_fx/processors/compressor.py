@@ -55,6 +55,25 @@ def static_curve_db(
     return np.where(2 * over < -knee_db, x, np.where(2 * over > knee_db, above, knee))
 
 
+def _sidechain_chain(value: Any) -> Any:
+    """A ``key``: a plugin, a Chain, or a list of plugins (made a Chain)."""
+    from ..chain import Chain, is_native
+
+    if isinstance(value, Plugin) or is_native(value):
+        return value
+    if isinstance(value, (list, tuple)):
+        try:
+            return Chain(value)
+        except TypeError:
+            pass
+    hint = ("; for another recording use external_key or --key" if isinstance(value, (str, os.PathLike))
+            else "")
+    raise ParameterError(
+        f"key must be a sidechain chain of processors (e.g. [butterworth_filter: {{kind: bandpass, ...}}]), "
+        f"not {value!r:.60}{hint}"
+    )
+
+
 class HardKneeCompressor(Plugin):
     r"""Downward compressor: above the threshold, every ``R`` dB in become 1 dB out.
 
@@ -243,6 +262,7 @@ class HardKneeCompressor(Plugin):
         None,
         kind=object,
         nullable=True,
+        check=_sidechain_chain,
         help="Sidechain chain applied to the input to drive the detector (e.g. a 4-9 kHz band-pass).",
     )
     external_key = Param(
@@ -264,13 +284,6 @@ class HardKneeCompressor(Plugin):
             params["external_key"] = KeySource(key)
         elif key is not None and not isinstance(key, KeySource):
             raise ParameterError("external_key must be a KeySource or an audio file path")
-        if params.get("key") is not None:
-            from ..chain import as_stage
-
-            try:
-                as_stage(params["key"])
-            except TypeError:
-                raise ParameterError("key must be a plugin or a Chain (the sidechain filter)") from None
         super().__init__(**params)
 
     @classmethod

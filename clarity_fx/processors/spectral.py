@@ -145,6 +145,10 @@ def _pools() -> tuple[Any, Any]:
 
 
 # --------------------------------------------------------------------------- the processor
+#: Most STFT frames overlapping one sample (n_fft / hop); the default is 3, and 16 costs about 7x that.
+MAX_OVERLAP = 16
+
+
 class SpectralSubtraction(Plugin):
     r"""Noise reduction: a gain G(k, m) ∈ [G_min, 1] on every STFT bin.
 
@@ -451,6 +455,12 @@ class SpectralSubtraction(Plugin):
         if n_fft is not None and hop is not None and (n_fft % hop or hop > n_fft // 2):
             raise ParameterError(
                 f"hop={hop} must divide n_fft={n_fft} and be at most n_fft/2: use e.g. {n_fft // 4}"
+            )
+        if n_fft is not None and hop is not None and n_fft // hop > MAX_OVERLAP:
+            # The work per sample grows with n_fft/hop: bound it (the default overlap is 3).
+            raise ParameterError(
+                f"hop={hop} is too small for n_fft={n_fft}: use at least n_fft/{MAX_OVERLAP} = "
+                f"{max(1, n_fft // MAX_OVERLAP)}"
             )
         end = self.noise_end_s
         if end is not None and end <= self.noise_start_s:
