@@ -221,7 +221,7 @@ def processor_types() -> dict[str, ProcessorType]:
     return types
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _clarity_type(class_name: str) -> ProcessorType | None:
     """The type of one clarity-fx processor, importing only its module (None: not built yet)."""
     module = CLARITY_PROCESSORS[class_name]
@@ -238,7 +238,7 @@ def _clarity_type(class_name: str) -> ProcessorType | None:
     return ProcessorType(snake_case(class_name), cls, "clarity", params, _summary(cls))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builtin_type(class_name: str) -> ProcessorType | None:
     """The type of one pedalboard built-in (None: not a built-in a preset can name)."""
     import pedalboard
