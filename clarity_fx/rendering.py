@@ -40,6 +40,8 @@ LIBSNDFILE_FIRST = (".wav", ".flac", ".aiff", ".aif", ".ogg")
 BLOCK_SECONDS = 2.0
 #: Most pre-passes one stage may ask for.
 MAX_FIT_PASSES = 6
+#: Blocks that may wait for the writer thread (each is block_seconds of audio).
+WRITE_QUEUE = 2
 #: Files longer than this get a progress bar.
 PROGRESS_MIN_SECONDS = 20.0
 
@@ -290,6 +292,8 @@ def _progress(total_frames: int, sample_rate: float, enabled: bool | None, label
     """A rich progress bar on long files; a no-op otherwise."""
     if enabled is False or (enabled is None and total_frames < PROGRESS_MIN_SECONDS * sample_rate):
         return _NoProgress()
+    if enabled is None and not _shows_live_display():
+        return _NoProgress()  # rich would draw nothing: skip importing it (40 ms)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(
@@ -300,6 +304,29 @@ def _progress(total_frames: int, sample_rate: float, enabled: bool | None, label
         transient=True,
     )
     return _RichProgress(bar, label, total_frames)
+
+
+def _shows_live_display() -> bool:
+    """Whether rich's default console would draw a transient bar: stdout a terminal, or Jupyter.
+
+    The same test as ``rich.console.Console.is_terminal`` (TTY_COMPATIBLE, FORCE_COLOR, isatty),
+    without importing rich.
+    """
+    import sys
+
+    if "ipykernel" in sys.modules:
+        return True
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # closed
+        return False
 
 
 class _NoProgress:
@@ -327,6 +354,57 @@ class _RichProgress(_NoProgress):
 
     def advance(self, frames: int) -> None:
         self.bar.advance(self.task, frames)
+
+
+class _BackgroundWriter:
+    """Write blocks to a pedalboard writer on a worker thread, so encoding overlaps the chain.
+
+    pedalboard's writer releases the GIL, so the next block is read and processed while
+    this one is converted and written: on two cores the write's time leaves the wall time.
+    Blocks are copied first (a plugin may reuse its output buffer) and written in order;
+    at most :data:`WRITE_QUEUE` wait. An error in the worker is raised by the next
+    :meth:`write` or on leaving the ``with`` block, which waits for all writes.
+    """
+
+    def __init__(self, writer: Any) -> None:
+        import queue
+        import threading
+
+        self._writer = writer
+        self._queue: Any = queue.Queue(maxsize=WRITE_QUEUE)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="clarity-render-writer", daemon=True)
+
+    def _work(self) -> None:
+        while True:
+            block = self._queue.get()
+            if block is None:
+                return
+            if self._error is None:
+                try:
+                    self._writer.write(block)
+                except BaseException as err:  # noqa: BLE001 - handed to the main thread
+                    self._error = err
+
+    def __enter__(self) -> _BackgroundWriter:
+        self._thread.start()
+        return self
+
+    def write(self, block: np.ndarray) -> None:
+        """Queue a copy of ``block``; raise the worker's error, if it had one."""
+        self._raise()
+        self._queue.put(block.copy())
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None:
+            self._raise()
 
 
 def _as_chain(chain: Any) -> Any:
@@ -482,13 +560,13 @@ def render(
                 writer = AudioFile(str(tmp), "w", info.sample_rate, info.channels, **options)
             except (ValueError, RuntimeError) as err:
                 raise AudioFileError(f"{target}: cannot write this format ({_first_line(err)})") from None
-            with writer:
+            with writer, _BackgroundWriter(writer) as sink:
                 for out in chain.stream(blocks(), info.sample_rate, buffer_size):
                     if out.shape[0] == out.shape[1] > 1:
                         # pedalboard's writer cannot tell the layout of a square block
-                        writer.write(out[:, :-1])
+                        sink.write(out[:, :-1])
                         out = out[:, -1:]
-                    writer.write(out)
+                    sink.write(out)
                     bar.advance(out.shape[1])
     finally:
         for stage in fitted:
