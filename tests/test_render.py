@@ -87,6 +87,25 @@ def test_render_equals_whole_buffer_call_and_keeps_input(tmp_path):
     assert "level" not in chain[1].__dict__  # render forgets what it fitted
 
 
+class ReusesItsBuffer(Plugin):
+    """Halves the audio into one buffer it keeps and returns every time (allowed for a plugin)."""
+
+    def process_block(self, block, state):
+        if getattr(self, "_buf", None) is None or self._buf.shape != block.shape:
+            self._buf = np.empty_like(block)
+        return np.multiply(block, 0.5, out=self._buf)
+
+
+def test_render_writes_what_a_block_held_when_the_plugin_reuses_its_buffer(tmp_path):
+    # The writer works on a thread while the chain makes the next blocks: it must be given
+    # a copy, or it writes samples of a later block.
+    x = noise(2, 4.0)
+    src = write(tmp_path / "in.wav", x)
+    cfx.render(src, tmp_path / "out.wav", ReusesItsBuffer(), block_seconds=0.05, buffer_size=2400)
+    got, _ = sf.read(str(tmp_path / "out.wav"), dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(got.T, 0.5 * x)
+
+
 @pytest.mark.parametrize(
     "suffix,kw,subtype",
     [
