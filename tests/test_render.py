@@ -204,3 +204,22 @@ def test_progress_bar_on_long_files(tmp_path, capsys):
     src = write(tmp_path / "in.wav", noise(1, 25.0, level=0.01))
     cfx.render(src, tmp_path / "out.flac", pedalboard.Gain(0), progress=True)
     assert (tmp_path / "out.flac").exists()
+
+
+@pytest.mark.parametrize("suffix,bits", [(".wav", 24), (".wav", 16), (".flac", 24), (".aiff", 16)])
+def test_int32_hand_over_writes_the_bytes_pedalboard_writes_from_floats(tmp_path, suffix, bits):
+    # render converts to int32 PCM itself (faster to encode); the file must not change.
+    from pedalboard.io import AudioFile
+
+    from clarity_fx.rendering import _as_pcm32
+
+    rng = np.random.default_rng(5)
+    edges = [1.0, -1.0, 0.99999994, -0.99999994, 1.5, -1.5, np.inf, -np.inf, 0.0, -0.0,
+             0.5 / 8388607, -0.5 / 8388607, 1.5 / 8388607, 0.5 / 32767, 2.5 / 2147483647, 1e-12]
+    x = np.concatenate([rng.uniform(-1.1, 1.1, 20000), 1e-4 * rng.standard_normal(20000), edges])
+    x = np.stack([x, -x[::-1]]).astype(np.float32)
+    for name, block in (("float", x), ("int", _as_pcm32(x))):
+        with AudioFile(str(tmp_path / f"{name}{suffix}"), "w", SR, 2, bit_depth=bits) as f:
+            f.write(block)
+    assert _as_pcm32(x).dtype == np.int32
+    assert (tmp_path / f"int{suffix}").read_bytes() == (tmp_path / f"float{suffix}").read_bytes()
