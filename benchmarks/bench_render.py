@@ -116,6 +116,18 @@ def write_input(path: Path, seconds: float) -> None:
             f.write(np.clip(audio, -1.0, 1.0).astype(np.float32))
 
 
+def _is_input(path: Path, seconds: float) -> bool:
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError):
+        return False
+    return (info.frames, info.samplerate, info.channels, info.subtype) == (
+        int(seconds * SAMPLE_RATE), SAMPLE_RATE, CHANNELS, "PCM_24"
+    )
+
+
 # --------------------------------------------------------------------------- timing
 def run_timed(argv: list[str]) -> tuple[float, float]:
     """Run ``argv`` as a fresh process; return (wall seconds, its CPU seconds: user + system).
@@ -163,7 +175,8 @@ def main() -> int:
         work.mkdir(parents=True, exist_ok=True)
         source = work / "in.wav"
         started = time.perf_counter()
-        write_input(source, args.seconds)
+        if not _is_input(source, args.seconds):  # --keep reuses the input of an earlier run
+            write_input(source, args.seconds)
         print(f"input: {source.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.1f} s")
         (work / "denoise.yaml").write_text(DENOISE_PRESET)
         (work / "gain.yaml").write_text(GAIN_PRESET)
