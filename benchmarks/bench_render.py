@@ -22,15 +22,16 @@ processes hits all alike:
 One untimed round comes first (numba's cache is warm after it, and the input
 is in the page cache). Wall time decides the goals; CPU time (user + system of
 the child, from ``os.wait4``) is printed beside it. ``clarity`` is run as
-``python -m clarity_fx`` with this interpreter, so the tree on ``PYTHONPATH``
-is the one measured.
+``python -m clarity_fx`` with this interpreter, from the temporary folder, with
+this checkout (or ``--tree DIR``) first on ``PYTHONPATH``: that tree's
+``clarity_fx`` is the one measured.
 
 Goals (whole-process wall time, same run):
 
 - denoise: clarity ≤ 0.35× SoX noisered;
 - gain only: clarity ≤ 2× a plain SoX copy.
 
-Run: ``python benchmarks/bench_render.py [--repeat 3] [--seconds 600]`` (about
+Run: ``python benchmarks/bench_render.py [--repeat 3] [--seconds 600] [--keep DIR] [--tree DIR]`` (about
 2 minutes; needs ``sox``, installed with ``apt-get install -y sox`` if missing).
 """
 
@@ -129,14 +130,16 @@ def _is_input(path: Path, seconds: float) -> bool:
 
 
 # --------------------------------------------------------------------------- timing
-def run_timed(argv: list[str]) -> tuple[float, float]:
+def run_timed(
+    argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, float]:
     """Run ``argv`` as a fresh process; return (wall seconds, its CPU seconds: user + system).
 
     The CPU time is the kernel's account of that one child (``os.wait4``).
     """
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting
@@ -146,14 +149,16 @@ def run_timed(argv: list[str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def best_of_processes(cases: dict[str, list[str]], repeat: int) -> dict[str, tuple[float, float]]:
+def best_of_processes(
+    cases: dict[str, list[str]], repeat: int, env: dict[str, str], cwd: Path
+) -> dict[str, tuple[float, float]]:
     """Best wall and CPU seconds of each command over ``repeat`` interleaved rounds, after one warm-up."""
     for argv in cases.values():  # warm-up: numba's cache, the page cache
-        run_timed(argv)
+        run_timed(argv, env, cwd)
     best = {name: (float("inf"), float("inf")) for name in cases}
     for _ in range(repeat):
         for name, argv in cases.items():
-            wall, cpu = run_timed(argv)
+            wall, cpu = run_timed(argv, env, cwd)
             best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
     return best
 
@@ -164,11 +169,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed rounds (best of)")
     parser.add_argument("--seconds", type=float, default=SECONDS, help="input length")
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parent.parent,
+                        help="folder holding the clarity_fx package to measure (default: this checkout)")
     args = parser.parse_args()
     sox = ensure_sox()
     version = subprocess.run([sox, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"clarity apply vs SoX, whole processes: {args.seconds:g} s stereo {SAMPLE_RATE} Hz 24-bit wav")
     print(f"machine: {machine_load()}; {version}; best of {args.repeat} after one warm-up round")
+    print(f"clarity_fx from {args.tree.resolve()}")
 
     with tempfile.TemporaryDirectory(prefix="bench_render.") as tmp_name:
         work = args.keep or Path(tmp_name)
@@ -194,7 +202,10 @@ def main() -> int:
                                              str(work / "out-gain.wav")],
             "sox copy": [sox, str(source), str(work / "out-sox-copy.wav")],
         }
-        best = best_of_processes(cases, args.repeat)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(args.tree.resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        ))
+        best = best_of_processes(cases, args.repeat, env, cwd=work)
 
     rows = [[name, f"{wall:.2f}", f"{cpu:.2f}", f"{args.seconds / wall:.0f}x"]
             for name, (wall, cpu) in best.items()]
