@@ -8,6 +8,7 @@ Usage: python benchmarks/run_all.py [--quick]
   and speed against BrickwallLimiter(true_peak=True);
 - bench_chain: Chain overhead against a plain Pedalboard;
 - bench_memory: render's peak RSS on 2- and 20-minute files;
+- bench_render: whole-process 'clarity apply' (denoise-only, gain-only) against SoX;
 - bench_presets: before/after numbers of every shipped preset.
 
 The soak run and the 10,000-case fuzz run take longer: run benchmarks/soak.py and
@@ -23,7 +24,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_denoise.py", "bench_filters.py", "bench_dynamics.py", "bench_chain.py", "bench_memory.py",
-           "bench_presets.py"]
+           "bench_render.py", "bench_presets.py"]
 
 
 def main() -> int:

@@ -43,6 +43,10 @@ MIN_DIRECT_BLOCK = 1024
 #: Natives whose output depends on the block size they are fed (pedalboard's own behaviour):
 #: a stage holding one always uses ``buffer_size`` blocks, whatever the first chunk.
 BLOCK_SIZE_SENSITIVE = (pedalboard.MP3Compressor,)
+#: Natives whose output depends on where calls begin and end, not only on the block size
+#: (pedalboard's GSM codec re-buffers each call): a stage holding one, or a VST3 (unknown), is fed
+#: one block per call; others get all whole blocks at hand in one call, which pedalboard cuts itself.
+CALL_SENSITIVE = (pedalboard.GSMFullRateCompressor, pedalboard.MP3Compressor, pedalboard.ExternalPlugin)
 #: Give up draining a native plugin after this many blocks of silence.
 MAX_DRAIN_BLOCKS = 256
 
@@ -97,10 +101,21 @@ class NativeStage(Plugin):
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
         self._size: int | None = None  # blocks fed to the plugin: fixed for the whole stream
+        self._one_call = not self._holds(CALL_SENSITIVE)
 
     def _block_size_sensitive(self) -> bool:
         plugins = self.plugin if isinstance(self.plugin, pedalboard.Pedalboard) else [self.plugin]
         return any(isinstance(p, BLOCK_SIZE_SENSITIVE) for p in plugins)
+
+    def _holds(self, kinds: tuple[type, ...]) -> bool:
+        """Whether the plugin is, or holds at any depth, one of ``kinds``."""
+
+        def holds(plugin: Any) -> bool:
+            if isinstance(plugin, pedalboard.PluginContainer):  # Pedalboard, pedalboard.Chain/Mix
+                return any(holds(p) for p in plugin)
+            return isinstance(plugin, kinds)
+
+        return holds(self.plugin)
 
     def _call(self, block: np.ndarray, rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         """Process, feeding mono to a stereo-only plugin (a common VST3) as two equal channels."""
@@ -134,10 +149,16 @@ class NativeStage(Plugin):
             return _empty(self._stream["channels"])
         joined = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
         whole = (self._pending_len // size) * size
-        outs = [self._run(joined[:, i : i + size]) for i in range(0, whole, size)]
+        if self._one_call:
+            # pedalboard cuts one call into ``size`` blocks itself, as calls one block at a time
+            # would (the same samples), without a Python round trip and a copy per block.
+            out = self._run(joined[:, :whole])
+        else:
+            outs = [self._run(joined[:, i : i + size]) for i in range(0, whole, size)]
+            out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
         rest = joined[:, whole:]
         self._pending, self._pending_len = ([rest], rest.shape[1]) if rest.shape[1] else ([], 0)
-        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
+        return out
 
     def _finish_aligned(self, owed: int) -> np.ndarray:
         channels = self._stream["channels"]

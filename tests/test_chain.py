@@ -209,3 +209,24 @@ def test_upstream_of_is_what_feeds_a_node():
     names = [type(p).__name__ for p in upstream_of(tree, (3, 1))]
     assert names == ["Gain", "Mix", "HardKneeCompressor", "Gain"]
     assert len(upstream_of(tree, ())) == 0
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: pedalboard.Reverb(), lambda: pedalboard.GSMFullRateCompressor()], ids=["reverb", "gsm"]
+)
+def test_long_chunks_give_the_samples_of_one_block_per_call(make):
+    # A native stage hands all the whole blocks of a long chunk to pedalboard in one call; that
+    # must give the samples of one buffer_size block per call. pedalboard's GSM codec does not
+    # (it depends on where calls end), so a stage holding one keeps one block per call.
+    size = 1024
+    x = noise(2, 0.5)
+    plugin = make()
+    plugin.reset()
+    expected = np.concatenate([plugin.process(x[:, i : i + size], SR, buffer_size=size, reset=False)
+                               for i in range(0, x.shape[1], size)], axis=1)
+    chain = cfx.Chain([make()])
+    got = np.concatenate([chain.process(x[:, i : i + 5 * size], SR, buffer_size=size, reset=False)
+                          for i in range(0, x.shape[1], 5 * size)], axis=1)
+    n = min(got.shape[1], expected.shape[1])
+    assert n > x.shape[1] // 2
+    np.testing.assert_array_equal(got[:, :n], expected[:, :n])

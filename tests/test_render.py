@@ -87,6 +87,25 @@ def test_render_equals_whole_buffer_call_and_keeps_input(tmp_path):
     assert "level" not in chain[1].__dict__  # render forgets what it fitted
 
 
+class ReusesItsBuffer(Plugin):
+    """Halves the audio into one buffer it keeps and returns every time (allowed for a plugin)."""
+
+    def process_block(self, block, state):
+        if getattr(self, "_buf", None) is None or self._buf.shape != block.shape:
+            self._buf = np.empty_like(block)
+        return np.multiply(block, 0.5, out=self._buf)
+
+
+def test_render_writes_what_a_block_held_when_the_plugin_reuses_its_buffer(tmp_path):
+    # The writer works on a thread while the chain makes the next blocks: it must be given
+    # a copy, or it writes samples of a later block.
+    x = noise(2, 4.0)
+    src = write(tmp_path / "in.wav", x)
+    cfx.render(src, tmp_path / "out.wav", ReusesItsBuffer(), block_seconds=0.05, buffer_size=2400)
+    got, _ = sf.read(str(tmp_path / "out.wav"), dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(got.T, 0.5 * x)
+
+
 @pytest.mark.parametrize(
     "suffix,kw,subtype",
     [
@@ -323,3 +342,22 @@ def test_limiter_reports_its_gain_reduction(tmp_path):
     assert gain.size == 2 * SR // report.trace_step and gain.max() <= 0.0
     # A steady sine 0.9 dB below full scale under a -6 dBTP ceiling: about 5 dB down once settled.
     assert np.median(gain[500:]) == pytest.approx(-6.0 - 20 * np.log10(0.9), abs=0.3)
+
+
+@pytest.mark.parametrize("suffix,bits", [(".wav", 24), (".wav", 16), (".flac", 24), (".aiff", 16)])
+def test_int32_hand_over_writes_the_bytes_pedalboard_writes_from_floats(tmp_path, suffix, bits):
+    # render converts to int32 PCM itself (faster to encode); the file must not change.
+    from pedalboard.io import AudioFile
+
+    from clarity_fx.audio_io import _as_pcm32
+
+    rng = np.random.default_rng(5)
+    edges = [1.0, -1.0, 0.99999994, -0.99999994, 1.5, -1.5, np.inf, -np.inf, 0.0, -0.0,
+             0.5 / 8388607, -0.5 / 8388607, 1.5 / 8388607, 0.5 / 32767, 2.5 / 2147483647, 1e-12]
+    x = np.concatenate([rng.uniform(-1.1, 1.1, 20000), 1e-4 * rng.standard_normal(20000), edges])
+    x = np.stack([x, -x[::-1]]).astype(np.float32)
+    for name, block in (("float", x), ("int", _as_pcm32(x))):
+        with AudioFile(str(tmp_path / f"{name}{suffix}"), "w", SR, 2, bit_depth=bits) as f:
+            f.write(block)
+    assert _as_pcm32(x).dtype == np.int32
+    assert (tmp_path / f"int{suffix}").read_bytes() == (tmp_path / f"float{suffix}").read_bytes()

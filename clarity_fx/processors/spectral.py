@@ -637,6 +637,11 @@ class SpectralSubtraction(Plugin):
         # The output does not depend on block sizes; big blocks amortise the per-block work.
         return super()._process_whole(audio, sample_rate, max(buffer_size, WHOLE_BLOCK))
 
+    def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        # Streamed blocks are run whole too (not in buffer_size pieces): the output does not
+        # depend on block sizes, and a long block fills the three-thread STFT pipeline.
+        super()._start(sample_rate, channels, max(buffer_size, WHOLE_BLOCK))
+
     def _finish_aligned(self, owed: int) -> np.ndarray:
         if self._state is not None:
             # What comes now is the flush's silence: a region still open ends here.
