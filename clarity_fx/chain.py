@@ -141,7 +141,7 @@ class NativeStage(Plugin):
             first, limit = audio.shape[1], self._stream["block"]
             direct = MIN_DIRECT_BLOCK <= first <= limit and not self._block_size_sensitive()
             self._size = first if direct else limit
-        size = self._size
+        size = self._call_unit()
         if audio.shape[1]:
             self._pending.append(audio)
             self._pending_len += audio.shape[1]
@@ -160,9 +160,21 @@ class NativeStage(Plugin):
         self._pending, self._pending_len = ([rest], rest.shape[1]) if rest.shape[1] else ([], 0)
         return out
 
+    def _call_unit(self) -> int:
+        """Samples handed to pedalboard per call: whole blocks of ``_size``, more than the channels.
+
+        pedalboard tells a block's layout by its shape, so a (2, 1) or (2, 2) block of a stereo
+        stream would be read as mono or refused. With a tiny ``buffer_size`` a call therefore
+        carries several blocks, which pedalboard cuts into ``buffer_size`` pieces itself, as its
+        own whole-buffer call does.
+        """
+        size, channels = self._size or self._stream["block"], self._stream["channels"]
+        return size * -(-(channels + 1) // size) if size <= channels else size
+
     def _finish_aligned(self, owed: int) -> np.ndarray:
         channels = self._stream["channels"]
-        size = self._size = self._size or self._stream["block"]
+        self._size = self._size or self._stream["block"]
+        size = self._call_unit()
         outs: list[np.ndarray] = []
         got = 0
         if self._pending_len:
@@ -172,7 +184,8 @@ class NativeStage(Plugin):
             outs.append(self._run(block))
             got += outs[-1].shape[1]
         silence = np.zeros((channels, size), dtype=np.float32)
-        for _ in range(MAX_DRAIN_BLOCKS):
+        # The budget is in samples (MAX_DRAIN_BLOCKS default-sized blocks), whatever the block size.
+        for _ in range(max(MAX_DRAIN_BLOCKS, -(-MAX_DRAIN_BLOCKS * 8192 // size))):
             if got >= owed:
                 break
             outs.append(self._run(silence))

@@ -948,3 +948,25 @@ def test_automation_of_a_whole_number_moves_in_steps():
     automated = cfx.Automate(lowpass, {"order": [(0.0, 2), (0.01, 8)]})
     out = automated(noise(SR // 10, channels=1).T, SR)
     assert np.isfinite(out).all() and lowpass.order == 2  # given back after the call
+
+
+# --------------------------------------------------------------------------- tiny buffer sizes (#13: 6)
+@pytest.mark.parametrize("buffer_size", [1, 2, 3])
+def test_buffer_size_at_or_below_the_channel_count_matches_pedalboard(buffer_size, tmp_path):
+    """1 on stereo was 0.40 off pedalboard's own output; 2 (= channels) gave a RuntimeError traceback."""
+    import pedalboard
+
+    x = noise(SR // 10)  # (frames, 2)
+    source = wav(tmp_path / "in.wav", x)
+    # MP3Compressor is fed one block per call (its output depends on call sizes) and has latency.
+    preset = write_preset(tmp_path / "p.yaml", [{"compressor": {"threshold_db": -30, "ratio": 4}},
+                                                {"mp3_compressor": {"vbr_quality": 2}}])
+    argv = clarity_argv("apply", str(preset), str(source), "-o", str(tmp_path / "out.wav"),
+                        "--buffer-size", str(buffer_size), "--no-progress")
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    board = pedalboard.Pedalboard([pedalboard.Compressor(threshold_db=-30, ratio=4),
+                                   pedalboard.MP3Compressor(vbr_quality=2)])
+    reference = board.process(x.T.copy(), SR, buffer_size=buffer_size)
+    out, _ = sf.read(str(tmp_path / "out.wav"), dtype="float32", always_2d=True)
+    np.testing.assert_allclose(out.T, reference, atol=1e-6)
