@@ -746,9 +746,13 @@ def _writer_options(suffix: str, source_dtype: str, bit_depth: int | None, quali
     options: dict[str, Any] = {}
     if suffix in (".wav", ".aiff", ".aif", ".flac"):
         if bit_depth is None:
-            # Keep the source's resolution: 16-bit stays 16-bit, float stays float (wav).
+            # Keep the source's resolution: 16-bit stays 16-bit, float stays float and a 32-bit
+            # integer WAV stays 32-bit integer (wav); what a format cannot hold becomes 24-bit.
             bit_depth = {"int16": 16, "int8": 16, "uint8": 16}.get(source_dtype, 24)
             if source_dtype.startswith("float") and suffix == ".wav":
+                bit_depth = 32
+            if source_dtype == "int32" and suffix == ".wav":
+                options["pcm32"] = True  # pedalboard writes 32 bits as float: libsndfile writes it
                 bit_depth = 32
         if suffix == ".flac" and bit_depth not in (16, 24):
             raise AudioFileError(f"FLAC holds 16 or 24 bits, not {bit_depth}; use --bit-depth 16 or 24")
@@ -777,8 +781,15 @@ class AudioWriter:
         self.target = target
         self.frames = 0
         self._integer_pcm = _integer_pcm(target.suffix.lower(), options)
+        self._channels_last = bool(options.pop("pcm32", False))
         try:
-            self._file = AudioFile(str(tmp), "w", sample_rate, channels, **options)
+            if self._channels_last:
+                import soundfile
+
+                self._file = soundfile.SoundFile(str(tmp), "w", int(round(sample_rate)), channels,
+                                                 subtype="PCM_32", format="WAV")
+            else:
+                self._file = AudioFile(str(tmp), "w", sample_rate, channels, **options)
         except (ValueError, RuntimeError) as err:
             if _no_space_left(target.parent):
                 raise _disk_full(target) from None
@@ -789,7 +800,9 @@ class AudioWriter:
         if self._integer_pcm:
             block = _as_pcm32(block)
         try:
-            if block.ndim == 2 and block.shape[0] == block.shape[1] > 1:
+            if self._channels_last:
+                self._file.write(_as_pcm32(block).T)  # the same rounding as pedalboard's integers
+            elif block.ndim == 2 and block.shape[0] == block.shape[1] > 1:
                 # pedalboard's writer cannot tell the layout of a square block
                 self._file.write(block[:, :-1])
                 self._file.write(block[:, -1:])

@@ -970,3 +970,17 @@ def test_buffer_size_at_or_below_the_channel_count_matches_pedalboard(buffer_siz
     reference = board.process(x.T.copy(), SR, buffer_size=buffer_size)
     out, _ = sf.read(str(tmp_path / "out.wav"), dtype="float32", always_2d=True)
     np.testing.assert_allclose(out.T, reference, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- resolution kept (#13: 23)
+def test_a_32_bit_integer_wav_stays_32_bit_integer(tmp_path):
+    x = noise(SR // 10)
+    source = wav(tmp_path / "in.wav", x, subtype="PCM_32")
+    preset = write_preset(tmp_path / "p.yaml", [{"gain": {"gain_db": 0}}])
+    done = subprocess.run(clarity_argv("apply", str(preset), str(source), "-o", str(tmp_path / "out.wav")),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sf.info(str(tmp_path / "out.wav")).subtype == "PCM_32"
+    out, _ = sf.read(str(tmp_path / "out.wav"), dtype="int32")
+    original, _ = sf.read(str(source), dtype="int32")
+    assert np.abs(out.astype(np.int64) - original).max() <= 256  # float32 inside: 24 significant bits
