@@ -764,6 +764,11 @@ def _writer_options(suffix: str, source_dtype: str, bit_depth: int | None, quali
     if quality is not None:
         if suffix not in (".mp3", ".ogg", ".flac"):
             raise AudioFileError(f"{suffix} files have no quality setting; drop --quality")
+        if suffix == ".flac" and not (str(quality).strip().isdigit() and 0 <= int(str(quality)) <= 8):
+            # pedalboard also takes words ('best', 'high', 'worst') whose meaning for a lossless codec
+            # is a guess: one scale, with its meaning said.
+            raise AudioFileError(f"--quality {quality} for FLAC: use its compression level, 0 (fastest) to 8 "
+                                 "(smallest file); FLAC is lossless at every level")
         options["quality"] = quality
     return options
 

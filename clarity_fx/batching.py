@@ -734,6 +734,9 @@ def batch(
     if timeout is not None and not timeout > 0:
         raise ClarityError(f"--timeout {timeout}: use a positive number of seconds")
     spec, text, source = preset_text(preset, overrides)
+    if _asks_for_a_key(spec.chain_spec):
+        raise ClarityError(f"{spec.name} ducks under a key (keyed: true), and batch cannot give each file "
+                           f"its own; run 'clarity apply {spec.name} music.wav --key voice.wav' per file")
     out_path = Path(out_dir).expanduser()
     _check_suffix(suffix)
     if scheduler is None:
@@ -777,6 +780,15 @@ def batch(
             raise BatchInterrupted(finished, len(tasks) + len(problems)) from None
     ordered = [r for r in results if r is not None]
     return BatchResults(problems + ordered, time.perf_counter() - started)
+
+
+def _asks_for_a_key(data: Any) -> bool:
+    """Whether preset data (items, parameters, key chains, mix branches) has ``keyed: true``."""
+    if isinstance(data, dict):
+        return data.get("keyed") is True or any(_asks_for_a_key(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_asks_for_a_key(v) for v in data)
+    return False
 
 
 def _prepare_out_dir(out_dir: Path) -> None:

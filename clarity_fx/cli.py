@@ -118,6 +118,10 @@ def apply(
         from .preset import listen_removed as make_listen_removed
 
         make_listen_removed(spec, listen_removed)
+    if timeout is not None and not isolate:
+        raise ClarityError("--timeout needs --isolate (only a render in its own process can be stopped)")
+    if timeout is not None and not timeout > 0:
+        raise ClarityError(f"--timeout {timeout:g}: use a positive number of seconds")
     if plot is not None and (len(inputs) != 1 or isolate):
         raise ClarityError("--plot draws one file: give a single input, without --isolate")
     note_first_compile()

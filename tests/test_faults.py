@@ -984,3 +984,29 @@ def test_a_32_bit_integer_wav_stays_32_bit_integer(tmp_path):
     out, _ = sf.read(str(tmp_path / "out.wav"), dtype="int32")
     original, _ = sf.read(str(source), dtype="int32")
     assert np.abs(out.astype(np.int64) - original).max() <= 256  # float32 inside: 24 significant bits
+
+
+# --------------------------------------------------------------------------- misleading options (#13: 22)
+@pytest.mark.parametrize("extra, expect", [
+    (["--isolate", "--timeout", "-1"], "--timeout -1: use a positive number of seconds"),
+    (["--timeout", "5"], "--timeout needs --isolate"),
+    (["--quality", "best", "-o", "out.flac"], "--quality best for FLAC: use its compression level, 0"),
+])
+def test_apply_options_that_mean_nothing_are_refused(extra, expect, tmp_path):
+    wav(tmp_path / "in.wav", noise(SR // 4))
+    preset = write_preset(tmp_path / "p.yaml", [{"gain": {"gain_db": -1}}])
+    output = [] if "-o" in extra else ["-o", "out.wav"]
+    done = subprocess.run(clarity_argv("apply", str(preset), "in.wav", *output, *extra),
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr, done.stderr
+    assert not list(tmp_path.glob("out*"))
+
+
+def test_batch_of_a_ducking_preset_says_apply_per_file(tmp_path):
+    wav(tmp_path / "in.wav", noise(SR // 4))
+    done = subprocess.run(clarity_argv("batch", "podcast-duck", "in.wav", "--out-dir", "out"),
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "clarity apply podcast-duck music.wav --key voice.wav" in done.stderr
+    assert "batch cannot" in done.stderr and not (tmp_path / "out").exists()
