@@ -372,7 +372,9 @@ def response(
 @app.command()
 def master(
     inputs: Annotated[list[Path], typer.Argument(help="Files, or an album folder.")],
-    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Existing folder for the results.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", "-o", help="Folder for the results (created if missing).")
+    ],
     preset: Annotated[str, typer.Option(help="A master-* preset (ends with loudness_normalize).")] = (
         "master-streaming"
     ),

@@ -123,6 +123,7 @@ def master(
     >>> import clarity_fx as cfx
     >>> reports = cfx.master(["album/"], "mastered/", "master-streaming", album=True)  # doctest: +SKIP
     """
+    from .batching import _prepare_out_dir
     from .chain import upstream_of
     from .meters import pooled_loudness
     from .preset import load_preset_spec
@@ -130,12 +131,14 @@ def master(
 
     files = _collect(inputs)
     target_dir = Path(out_dir).expanduser()
-    if not target_dir.is_dir():
-        raise ClarityError(f"{target_dir}: output folder does not exist; create it first")
     spec = load_preset_spec(preset, overrides or [])
     outputs = [_output_path(path, target_dir, suffix, output_format) for path in files]
     if len(set(outputs)) != len(outputs):
         raise ClarityError("two inputs have the same name; master them into different folders")
+    sources = {path.resolve() for path in files}
+    if any(out.resolve() in sources for out in outputs):
+        raise ClarityError(f"an output in {target_dir} would overwrite an input; use --suffix or another -o")
+    _prepare_out_dir(target_dir)  # created as batch creates its own, once nothing else can fail first
 
     album_gain: float | None = None
     if album:

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -1010,3 +1012,30 @@ def test_batch_of_a_ducking_preset_says_apply_per_file(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "clarity apply podcast-duck music.wav --key voice.wav" in done.stderr
     assert "batch cannot" in done.stderr and not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- odd but valid WAVs (#13: 11, 18)
+def _patched_wav(path: Path, offset_of: bytes, field: int, fmt: str, value: int) -> Path:
+    wav(path, noise(SR // 2), subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    at = data.find(offset_of) + field
+    data[at : at + struct.calcsize(fmt)] = struct.pack(fmt, value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_streaming_and_12_bit_wavs_are_read_by_analyze_and_master(tmp_path):
+    """A streaming WAV (data size 0xFFFFFFFF) hung analyze and master; a 12-bit WAV raised RuntimeError."""
+    (tmp_path / "album").mkdir()
+    streaming = _patched_wav(tmp_path / "album" / "stream.wav", b"data", 4, "<I", 0xFFFFFFFF)
+    twelve = _patched_wav(tmp_path / "album" / "twelve.wav", b"fmt ", 8 + 14, "<H", 12)
+    for path in (streaming, twelve):
+        done = subprocess.run(clarity_argv("analyze", str(path), "--json"), capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert abs(json.loads(done.stdout)["duration_s"] - 0.5) < 1e-6
+    argv = clarity_argv("master", str(tmp_path / "album"), "-o", str(tmp_path / "new" / "out"))
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr  # the folder is created
+    for name in ("stream.wav", "twelve.wav"):
+        assert sf.info(str(tmp_path / "new" / "out" / name)).frames == SR // 2
