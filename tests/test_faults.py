@@ -1039,3 +1039,26 @@ def test_streaming_and_12_bit_wavs_are_read_by_analyze_and_master(tmp_path):
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr  # the folder is created
     for name in ("stream.wav", "twelve.wav"):
         assert sf.info(str(tmp_path / "new" / "out" / name)).frames == SR // 2
+
+
+# --------------------------------------------------------------------------- a really full disk (#13: 1, 7)
+def test_batch_and_master_on_a_really_full_disk(tmp_path):
+    """OGG on a full tmpfs exited 0 with 16.6 s of 120; batch called a full disk an internal error."""
+    from test_audio_io import small_tmpfs
+
+    (tmp_path / "in").mkdir()
+    wav(tmp_path / "in" / "long.wav", noise(120 * 16000, seed=3), rate=16000, subtype="PCM_16")
+    with small_tmpfs("size=1m") as full:
+        for args, expect in (
+            (["batch", "telephone-band", "in", "--out-dir", str(full), "--format", "ogg", "--no-progress"],
+             "the disk is full"),
+            (["batch", "telephone-band", "in", "--out-dir", str(full), "--format", "ogg", "--no-progress",
+              "--skip-existing"], "the disk is full"),  # nothing was left to skip
+            (["master", "in", "-o", str(full)], "the disk is full"),
+        ):
+            done = subprocess.run(clarity_argv(*args), capture_output=True, text=True, timeout=120,
+                                  cwd=tmp_path, env={**os.environ, "COLUMNS": "250"})
+            assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+            assert expect in done.stdout + done.stderr
+            assert "internal error" not in done.stdout + done.stderr
+            assert list(full.iterdir()) == []
