@@ -30,6 +30,8 @@ _LAZY = {
     "HardKneeCompressor": "processors.compressor",
     "TruePeakLimiter": "processors.limiter",
     "LoudnessNormalize": "processors.loudness",
+    "Declick": "processors.declick",
+    "Declip": "processors.declip",
     "render": "rendering",
     "Blend": "wrappers",
     "Automate": "wrappers",
