@@ -362,7 +362,8 @@ def declip_hops(x, raw, s0, hops, hop, reach, window, order, ratio, min_run, min
                         flags, bound_all, sign_all)
         if n == 0:
             continue
-        total += n
+        for i in range(hop):
+            total += flags[i]
         starts, ends = _runs_to_clusters(flags, s, end, s + hop, p)
         for it in range(passes):
             ar_fit(x, win_lo, window, p, a, c)
