@@ -66,17 +66,17 @@ def test_ls_interpolation_solves_the_normal_equations():
     np.testing.assert_array_equal(np.delete(y, np.arange(i, i + w)), np.delete(x, np.arange(i, i + w)))
 
 
-def test_interpolation_error_is_x_minus_its_interpolant():
+def test_prediction_errors_are_the_filter_run_both_ways():
     x = harmonic(0.1).astype(np.float64)
     p = 8
     a, c = np.empty(p + 1), np.empty(p + 1)
     kernels.ar_fit(x, 0, np.hanning(2002)[1:-1], p, a, c)
-    d = np.empty(10)
-    kernels.interpolation_error(x, 1000, 1010, c, d)
-    for t in range(1000, 1010):  # x̂[t]: the one-sample LS interpolant
-        y = x.copy()
-        kernels.ls_interpolate(y, np.array([t]), c, np.empty(0), np.empty(0), 1)
-        assert d[t - 1000] == pytest.approx(x[t] - y[t], abs=1e-9)
+    ef, eb = np.empty(50), np.empty(50)
+    kernels.prediction_errors(x, 1000, 1050, a, ef, eb)
+    np.testing.assert_allclose(ef, np.convolve(x, a)[1000:1050], atol=1e-12)
+    np.testing.assert_allclose(eb, np.convolve(x[::-1], a)[::-1][1000 - p : 1050 - p], atol=1e-12)
+    # the model whitens: the prediction error is far below the signal
+    assert np.std(ef) < 0.1 * np.std(x[1000:1050])
 
 
 def test_restores_clicks_and_leaves_the_rest_bit_identical():

@@ -28,8 +28,14 @@ class HopRepair(Plugin):
         """``(window, hop, lookahead)`` in samples at ``sample_rate``."""
         raise NotImplementedError
 
-    def _repair(self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float) -> int:
-        """Repair ``hops`` hops of ``work`` (float64, one channel) from index ``start``; return flags."""
+    def _repair(
+        self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray
+    ) -> int:
+        """Repair ``hops`` hops of ``work`` (float64, one channel) from index ``start``; return flags.
+
+        ``raw`` is the input as it came (same indexing), ``memory`` a small
+        per-channel float64 array that lives as long as the stream.
+        """
         raise NotImplementedError
 
     def latency_for(self, sample_rate: float) -> int:
@@ -54,6 +60,7 @@ class HopRepair(Plugin):
         state.ready = [np.zeros((state.channels, hop + lookahead), dtype=np.float32)]
         state.ready_len = hop + lookahead
         state.flagged = 0
+        state.memory = np.zeros((state.channels, 2))
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         if "work" not in state:
@@ -68,7 +75,7 @@ class HopRepair(Plugin):
             start = state.next_hop - state.origin
             for ch in range(state.channels):
                 work = np.ascontiguousarray(state.work[ch])
-                state.flagged += self._repair(work, state.raw[ch], start, hops, state.sample_rate)
+                state.flagged += self._repair(work, state.raw[ch], start, hops, state.sample_rate, state.memory[ch])
                 state.work[ch] = work
             state.ready.append(state.work[:, start : start + hops * hop].astype(np.float32))
             state.ready_len += hops * hop

@@ -65,19 +65,22 @@ def ar_fit(x, lo, window, order, a, c):
 
 
 @numba.njit(cache=True, nogil=True)
-def interpolation_error(x, lo, hi, c, d):
-    """``d[t − lo] = x[t] − x̂[t]`` for ``lo ≤ t < hi``: the two-sided LS interpolation error.
+def prediction_errors(x, lo, hi, a, ef, eb):
+    """Forward and backward prediction errors of ``x[lo:hi]`` under the filter ``a``.
 
-    ``x̂[t]`` is the least-squares AR interpolant of the one sample ``t`` from
-    its ``P`` neighbours on each side: ``(AᵀA·x)[t] / c[0]``.
+    ``ef[t − lo] = Σ_i a[i]·x[t − i]`` and ``eb[t − lo] = Σ_i a[i]·x[t + i]``:
+    a click on ``[t₀, t₀ + w)`` raises ``ef`` on ``[t₀, t₀ + w + P)`` and
+    ``eb`` on ``[t₀ − P, t₀ + w)``, so where both are raised is the click.
     """
-    p = c.shape[0] - 1
-    inv = 1.0 / c[0]
+    p = a.shape[0] - 1
     for t in range(lo, hi):
-        s = c[0] * x[t]
-        for k in range(1, p + 1):
-            s += c[k] * (x[t - k] + x[t + k])
-        d[t - lo] = s * inv
+        f = 0.0
+        b = 0.0
+        for i in range(p + 1):
+            f += a[i] * x[t - i]
+            b += a[i] * x[t + i]
+        ef[t - lo] = f
+        eb[t - lo] = b
 
 
 @numba.njit(cache=True, nogil=True)
@@ -205,15 +208,16 @@ def _runs_to_clusters(flags, lo, hi, start_hi, gap):
 
 
 @numba.njit(cache=True, nogil=True)
-def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, fill, passes, floor):
+def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, passes, floor):
     """Detect and restore clicks in ``hops`` hops of ``x`` starting at ``s0``; returns flag count.
 
     Hop ``[s, s + hop)``: fit the AR model on the window ending at
-    ``s + hop + reach + 2P``, flag ``|x − x̂| > k_sigma·σ`` with ``σ = 1.4826·MAD``
-    over ``[s, s + hop + reach)``, widen each flag by ``widen`` samples, fill
-    gaps of up to ``fill`` samples between flags, and
-    re-interpolate every cluster that starts inside the hop (it may run
-    ``reach`` samples on). With ``passes = 2`` the model is fitted again on
+    ``s``, flag the samples where both the forward and the backward prediction
+    error exceed ``k_sigma·σ`` (``σ = 1.4826·MAD`` of each over
+    ``[s, s + hop + reach)``), widen each flag by ``widen`` samples, and
+    re-interpolate every cluster that starts inside the hop and is at most
+    ``reach`` samples long (a longer one is a transient of the
+    signal, left alone). With ``passes = 2`` the model is fitted again on
     the first pass's restoration and detection repeated on the input.
     """
     p = order
@@ -221,7 +225,8 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, fill, p
     a = np.empty(p + 1)
     c = np.empty(p + 1)
     span = hop + reach
-    d = np.empty(span)
+    ef = np.empty(span)
+    eb = np.empty(span)
     flags = np.zeros(span, np.bool_)
     raw = np.empty(span + p)
     no_bound = np.empty(0)
@@ -243,27 +248,19 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, fill, p
             else:
                 # first pass: the model of the restored past, which no click of this hop can whiten
                 ar_fit(x, s - w, window, p, a, c)
-            interpolation_error(x, s, end, c, d)
-            sigma = 1.4826 * np.median(np.abs(d))
-            if sigma < floor:
-                sigma = floor
-            limit = k_sigma * sigma
+            prediction_errors(x, s, end, a, ef, eb)
+            limit_f = k_sigma * max(1.4826 * np.median(np.abs(ef)), floor)
+            limit_b = k_sigma * max(1.4826 * np.median(np.abs(eb)), floor)
             flags[:] = False
             flagged = 0
             for i in range(span):
-                if abs(d[i]) > limit:
+                if abs(ef[i]) > limit_f and abs(eb[i]) > limit_b:
                     for j in range(max(i - widen, 0), min(i + widen + 1, span)):
                         flags[j] = True
-            # a click's interior can dip under the threshold: fill short gaps
-            last = -1
-            for i in range(span):
-                if flags[i]:
-                    if last >= 0 and 1 < i - last <= fill + 1:
-                        for j in range(last + 1, i):
-                            flags[j] = True
-                    last = i
             starts, ends = _runs_to_clusters(flags, s, end, s + hop, p)
             for q in range(starts.shape[0]):
+                if ends[q] - starts[q] > reach:
+                    continue  # longer than any click: a transient of the signal itself
                 m = 0
                 for t in range(starts[q], ends[q]):
                     m += flags[t - s]
@@ -280,13 +277,15 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, fill, p
 
 
 @numba.njit(cache=True, nogil=True)
-def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, flags, bound, sign):
+def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, peaks, flags, bound, sign):
     """Flag clipped samples of ``raw[s : s + span]``; the levels come from ``raw[lo:hi]``.
 
-    Per polarity: the level is the window's extreme ``ℓ``; samples within
-    ``ratio·ℓ`` of it in runs of at least ``min_run`` are clipped, if such runs
-    cover at least ``min_evidence`` samples of the window (a pile-up at the
-    peak, not one flat-topped crest). Returns the number flagged.
+    Per polarity: the level is the window's extreme ``ℓ``, if it is within
+    ``ratio`` of the stream's running peak ``peaks`` (a clip level is the
+    loudest the signal gets, not a quiet passage's quantised crest); samples
+    within ``ratio·ℓ`` of it in runs of at least ``min_run`` are clipped, if
+    such runs cover at least ``min_evidence`` samples of the window (a pile-up
+    at the peak, not one flat-topped crest). Returns the number flagged.
     """
     top = -np.inf
     bottom = np.inf
@@ -295,11 +294,13 @@ def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, flags, bound
             top = raw[t]
         if raw[t] < bottom:
             bottom = raw[t]
+    peaks[0] = max(peaks[0], top)
+    peaks[1] = max(peaks[1], -bottom)
     flags[:] = False
     count = 0
     for polarity in (1.0, -1.0):
         level = top if polarity > 0 else -bottom
-        if level <= 0.0:
+        if level <= 0.0 or level < ratio * peaks[0 if polarity > 0 else 1]:
             continue
         near = level * ratio
         # evidence over the whole window
@@ -337,10 +338,11 @@ def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, flags, bound
 
 @numba.njit(cache=True, nogil=True)
 def declip_hops(x, raw, s0, hops, hop, reach, window, order, ratio, min_run, min_evidence, passes,
-                max_rounds):
+                max_rounds, peaks):
     """Detect and consistently restore clipped runs in ``hops`` hops of ``x``; returns flag count.
 
-    ``raw`` is the untouched input (same indexing as ``x``). For each hop the
+    ``raw`` is the untouched input (same indexing as ``x``); ``peaks`` the
+    running positive and negative peaks of the stream, updated. For each hop the
     clipped samples in ``[s, s + hop + reach)`` are flagged from ``raw``; each
     cluster starting inside the hop is re-estimated by LS AR interpolation held
     to ``sign·x ≥ ℓ``, and the model refitted on the result ``passes`` times.
@@ -358,7 +360,7 @@ def declip_hops(x, raw, s0, hops, hop, reach, window, order, ratio, min_run, min
         s = s0 + h * hop
         end = s + span
         win_lo = end + 2 * p - w
-        n = _clip_flags(raw, s, win_lo, end + 2 * p, span, ratio, min_run, min_evidence,
+        n = _clip_flags(raw, s, win_lo, end + 2 * p, span, ratio, min_run, min_evidence, peaks,
                         flags, bound_all, sign_all)
         if n == 0:
             continue

@@ -40,7 +40,7 @@ class Declip(HopRepair):
     ----------
     tolerance_db : float, optional
         How close to the window's peak, in dB, a sample must be to count as
-        clipped (default 0.01 dB). Raise it for clipping that went through
+        clipped (default 0.001 dB). Raise it for clipping that went through
         a lossy codec.
     min_run_samples : int, optional
         Shortest run at the peak that counts as clipped (default 2).
@@ -58,9 +58,11 @@ class Declip(HopRepair):
     Per hop of ``N/2`` samples, on each channel:
 
     1. Clip level, per polarity: the window's extreme ``ℓ₊ = max x`` (or
-       ``ℓ₋ = −min x``). Samples with ``±x ≥ ℓ·10^{−tol/20}`` in runs of at
-       least ``min_run_samples`` are clipped, provided such runs hold at
-       least 3 samples in the window (the histogram of ``|x|`` piles up at
+       ``ℓ₋ = −min x``), if it is within the tolerance of the stream's
+       running peak so far (a quiet passage's crest is no clip level).
+       Samples with ``±x ≥ ℓ·10^{−tol/20}`` in runs of at least
+       ``min_run_samples`` are clipped, provided such runs hold at least 3
+       samples in the window (the histogram of ``|x|`` piles up at
        its maximum; a lone smooth crest does not). Nothing else is touched:
        unclipped audio passes bit-identical.
     2. Fit an order-``P`` AR model (prediction-error filter ``a``, ``c_k``
@@ -108,7 +110,7 @@ class Declip(HopRepair):
     """
 
     tolerance_db = Param(
-        0.01, unit="dB", minimum=0.0, maximum=3.0, help="How close to the peak a clipped sample must be."
+        0.001, unit="dB", minimum=0.0, maximum=3.0, help="How close to the peak a clipped sample must be."
     )
     min_run_samples = Param(2, kind=int, minimum=1, maximum=64, help="Shortest run at the peak that is clipping.")
     ar_order = Param(32, kind=int, minimum=4, maximum=128, help="Order P of the AR model.")
@@ -131,7 +133,9 @@ class Declip(HopRepair):
         window = max(window, hop + lookahead + p)
         return window, hop, lookahead
 
-    def _repair(self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float) -> int:
+    def _repair(
+        self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray
+    ) -> int:
         from . import _repair_kernels as k
 
         window, hop, lookahead = self._geometry(sample_rate)
@@ -139,7 +143,7 @@ class Declip(HopRepair):
         return int(
             k.declip_hops(
                 work, raw, start, hops, hop, lookahead - 2 * p, np.hanning(window + 2)[1:-1], p,
-                10.0 ** (-self.tolerance_db / 20.0), self.min_run_samples, MIN_EVIDENCE, PASSES, MAX_ROUNDS,
+                10.0 ** (-self.tolerance_db / 20.0), self.min_run_samples, MIN_EVIDENCE, PASSES, MAX_ROUNDS, memory,
             )
         )
 
