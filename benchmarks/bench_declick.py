@@ -72,8 +72,8 @@ def recordings(quick: bool) -> dict[str, tuple[np.ndarray, int]]:
             continue
         data, rate = sf.read(path, dtype="float32", always_2d=True)
         seconds = 4 if quick else 8
-        found[f"music {track} (neverball-data)"] = (np.ascontiguousarray(data.T[:, 20 * rate : (20 + seconds) * rate]),
-                                                   rate)
+        excerpt = np.ascontiguousarray(data.T[:, 20 * rate : (20 + seconds) * rate])
+        found[f"music {track} (neverball-data)"] = (excerpt, rate)
     return found
 
 
@@ -152,7 +152,8 @@ def bench_declick(clips: dict, folder: str) -> bool:
             all_ok &= ok
             rows.append([name, f"{per_second}/s", f"{s_in:.1f}", f"{s_mine:.1f}", f"{s_theirs:.1f}",
                          f"{gain:+.1f}", f"{speed:.1f}x", f"≥+3 dB & ≥5x: {yes(ok)}"])
-    print_table(["recording", "clicks", "in dB", "Declick dB", "adeclick dB", "Δ dB", "speed", "goal met"], rows)
+    headers = ["recording", "clicks", "in dB", "Declick dB", "adeclick dB", "Δ dB", "speed", "goal met"]
+    print_table(headers, rows)
     return all_ok
 
 
@@ -177,8 +178,8 @@ def bench_declip(clips: dict, folder: str) -> bool:
             rows.append([name, f"+{over_db} dB", f"{100 * np.mean(clipped != ref):.1f} %", f"{d_mine:.1f}",
                          f"{d_theirs:.1f}", f"{d_mine - d_theirs:+.1f}", f"{t_theirs / t_mine:.1f}x",
                          f"≥+2 dB: {yes(ok)}"])
-    print_table(["recording", "clipping", "clipped", "Declip ΔSDR", "adeclip ΔSDR", "Δ dB", "speed", "goal met"],
-                rows)
+    headers = ["recording", "clipping", "clipped", "Declip ΔSDR", "adeclip ΔSDR", "Δ dB", "speed", "goal met"]
+    print_table(headers, rows)
     return all_ok
 
 
@@ -195,7 +196,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         declick_ok = bench_declick(clips, folder)
         declip_ok = bench_declip(clips, folder)
-    print(f"\nDeclick goals met on every row: {yes(declick_ok)}; Declip goals met on every row: {yes(declip_ok)}")
+    print(f"\nDeclick goals met on every row: {yes(declick_ok)}; "
+          f"Declip goals met on every row: {yes(declip_ok)}")
     return 0
 
 

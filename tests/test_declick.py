@@ -43,7 +43,8 @@ def add_clicks(x: np.ndarray, per_second: float, seed: int = 0) -> np.ndarray:
 
 
 def snr_db(clean: np.ndarray, y: np.ndarray) -> float:
-    return float(10 * np.log10(np.sum(clean.astype(np.float64) ** 2) / np.sum((clean - y).astype(np.float64) ** 2)))
+    clean64 = clean.astype(np.float64)
+    return float(10 * np.log10(np.sum(clean64**2) / np.sum((clean64 - y) ** 2)))
 
 
 def test_ls_interpolation_solves_the_normal_equations():
@@ -55,7 +56,9 @@ def test_ls_interpolation_solves_the_normal_equations():
     kernels.ar_fit(x, i - 1024, np.hanning(1026)[1:-1], p, a, c)
     np.testing.assert_allclose(c, np.correlate(a, a, "full")[p:], rtol=1e-12)
     seg = np.arange(i - 3 * p, i + w + 3 * p)
-    rows = np.array([np.r_[np.zeros(r), a[::-1], np.zeros(len(seg) - p - 1 - r)] for r in range(len(seg) - p)])
+    rows = np.array(
+        [np.r_[np.zeros(r), a[::-1], np.zeros(len(seg) - p - 1 - r)] for r in range(len(seg) - p)]
+    )
     gap = np.arange(3 * p, 3 * p + w)
     known = np.setdiff1d(np.arange(len(seg)), gap)
     want = -np.linalg.lstsq(rows[:, gap], rows[:, known] @ x[seg][known], rcond=None)[0]
@@ -74,7 +77,7 @@ def test_prediction_errors_are_the_filter_run_both_ways():
     ef, eb = np.empty(50), np.empty(50)
     kernels.prediction_errors(x, 1000, 1050, a, ef, eb)
     np.testing.assert_allclose(ef, np.convolve(x, a)[1000:1050], atol=1e-12)
-    np.testing.assert_allclose(eb, np.convolve(x[::-1], a)[::-1][1000 - p : 1050 - p], atol=1e-12)
+    np.testing.assert_allclose(eb, np.correlate(x, a, "valid")[1000:1050], atol=1e-12)
     # the model whitens: the prediction error is far below the signal
     assert np.std(ef) < 0.1 * np.std(x[1000:1050])
 
@@ -121,7 +124,9 @@ def test_blend_removed_is_what_was_taken_out():
     assert np.abs(removed).max() > 0.1
 
 
-@pytest.mark.parametrize("bad", [{"threshold_db": 2.0}, {"ar_order": 2}, {"window_ms": 1e4}, {"widen_samples": -1}])
+@pytest.mark.parametrize(
+    "bad", [{"threshold_db": 2.0}, {"ar_order": 2}, {"window_ms": 1e4}, {"widen_samples": -1}]
+)
 def test_parameters_are_range_checked(bad):
     with pytest.raises(ParameterError):
         Declick(**bad)

@@ -1,4 +1,4 @@
-"""The streaming frame of the AR-model repair processors (:class:`~.declick.Declick`, :class:`~.declip.Declip`).
+"""The streaming frame of the AR-model repair processors: Declick and Declip.
 
 Both work hop by hop on a grid fixed to the stream's first sample, each hop
 needing ``lookahead`` samples beyond it, so the output is a fixed function of
@@ -75,7 +75,8 @@ class HopRepair(Plugin):
             start = state.next_hop - state.origin
             for ch in range(state.channels):
                 work = np.ascontiguousarray(state.work[ch])
-                state.flagged += self._repair(work, state.raw[ch], start, hops, state.sample_rate, state.memory[ch])
+                memory = state.memory[ch]
+                state.flagged += self._repair(work, state.raw[ch], start, hops, state.sample_rate, memory)
                 state.work[ch] = work
             state.ready.append(state.work[:, start : start + hops * hop].astype(np.float32))
             state.ready_len += hops * hop

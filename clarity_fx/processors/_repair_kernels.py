@@ -367,7 +367,7 @@ def declip_hops(x, raw, s0, hops, hop, reach, window, order, ratio, min_run, min
         for i in range(hop):
             total += flags[i]
         starts, ends = _runs_to_clusters(flags, s, end, s + hop, p)
-        for it in range(passes):
+        for _ in range(passes):
             ar_fit(x, win_lo, window, p, a, c)
             for q in range(starts.shape[0]):
                 m = 0

@@ -117,7 +117,7 @@ class Declick(HopRepair):
         40.0, unit="ms", minimum=5.0, maximum=500.0, help="Window the AR model is fitted on; hop = half."
     )
     max_click_ms = Param(
-        1.5, unit="ms", minimum=0.05, maximum=20.0, help="Longest click restored; longer stretches are left alone."
+        1.5, unit="ms", minimum=0.05, maximum=20.0, help="Longest click restored; longer are left alone."
     )
     widen_samples = Param(2, kind=int, minimum=0, maximum=64, help="Samples added to each side of a click.")
 

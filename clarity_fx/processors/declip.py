@@ -112,12 +112,16 @@ class Declip(HopRepair):
     tolerance_db = Param(
         0.001, unit="dB", minimum=0.0, maximum=3.0, help="How close to the peak a clipped sample must be."
     )
-    min_run_samples = Param(2, kind=int, minimum=1, maximum=64, help="Shortest run at the peak that is clipping.")
+    min_run_samples = Param(
+        2, kind=int, minimum=1, maximum=64, help="Shortest run at the peak that is clipping."
+    )
     ar_order = Param(32, kind=int, minimum=4, maximum=128, help="Order P of the AR model.")
     window_ms = Param(
-        40.0, unit="ms", minimum=5.0, maximum=500.0, help="Window for the model and the clip level; hop = half."
+        40.0, unit="ms", minimum=5.0, maximum=500.0, help="Window of the model and clip level; hop = half."
     )
-    max_run_ms = Param(10.0, unit="ms", minimum=0.1, maximum=50.0, help="Longest stretch restored in one piece.")
+    max_run_ms = Param(
+        10.0, unit="ms", minimum=0.1, maximum=50.0, help="Longest stretch restored in one piece."
+    )
 
     @classmethod
     def conformance_example(cls) -> Declip:
@@ -143,7 +147,8 @@ class Declip(HopRepair):
         return int(
             k.declip_hops(
                 work, raw, start, hops, hop, lookahead - 2 * p, np.hanning(window + 2)[1:-1], p,
-                10.0 ** (-self.tolerance_db / 20.0), self.min_run_samples, MIN_EVIDENCE, PASSES, MAX_ROUNDS, memory,
+                10.0 ** (-self.tolerance_db / 20.0), self.min_run_samples, MIN_EVIDENCE, PASSES,
+                MAX_ROUNDS, memory,
             )
         )
 
