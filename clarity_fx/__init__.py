@@ -30,6 +30,8 @@ _LAZY = {
     "HardKneeCompressor": "processors.compressor",
     "TruePeakLimiter": "processors.limiter",
     "LoudnessNormalize": "processors.loudness",
+    "Dehum": "processors.dehum",
+    "Leveler": "processors.leveler",
     "render": "rendering",
     "Blend": "wrappers",
     "Automate": "wrappers",

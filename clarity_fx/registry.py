@@ -32,6 +32,8 @@ CLARITY_PROCESSORS = {
     "HardKneeCompressor": "compressor",
     "TruePeakLimiter": "limiter",
     "LoudnessNormalize": "loudness",
+    "Dehum": "dehum",
+    "Leveler": "leveler",
 }
 
 #: pedalboard classes that are containers, abstract, or need a file to construct.
