@@ -91,8 +91,8 @@ def synthesize(first, count, ratio, centre0, hop, frame0, delta, beta, amps, hum
 
 
 @numba.njit(cache=True, nogil=True)
-def comb_power(weighted, tau, deltas):
-    """``Σ_{c,k} |Σ_i weighted[c, k, i] · exp(−j2π(k+1)Δτ_i)|²`` for every Δ in ``deltas``."""
+def comb_power(weighted, tau, deltas, scale):
+    """``Σ_{c,k} scale[k]·|Σ_i weighted[c, k, i] · exp(−j2π(k+1)Δτ_i)|²`` for every Δ in ``deltas``."""
     channels, harmonics, length = weighted.shape
     power = np.zeros(deltas.shape[0])
     acc = np.zeros((channels, harmonics), np.complex128)
@@ -109,6 +109,24 @@ def comb_power(weighted, tau, deltas):
         total = 0.0
         for c in range(channels):
             for k in range(harmonics):
-                total += acc[c, k].real ** 2 + acc[c, k].imag ** 2
+                total += scale[k] * (acc[c, k].real ** 2 + acc[c, k].imag ** 2)
         power[g] = total
+    return power
+
+
+@numba.njit(cache=True, nogil=True)
+def line_power(weighted, tau, offsets):
+    """``P[k, g] = Σ_c |Σ_i weighted[c, k, i] · exp(−j2π·offsets[k, g]·τ_i)|²``."""
+    channels, harmonics, length = weighted.shape
+    power = np.zeros(offsets.shape)
+    for k in range(harmonics):
+        for g in range(offsets.shape[1]):
+            total = 0.0
+            for c in range(channels):
+                acc = complex(0.0, 0.0)
+                for i in range(length):
+                    angle = -2.0 * math.pi * offsets[k, g] * tau[i]
+                    acc += weighted[c, k, i] * complex(math.cos(angle), math.sin(angle))
+                total += acc.real ** 2 + acc.imag ** 2
+            power[k, g] = total
     return power

@@ -35,6 +35,13 @@ REFINE_STEPS_HZ = (0.01, 0.0025, 0.0006)
 #: the tracker jumps when that peak holds REACQUIRE_RATIO times the comb power.
 REACQUIRE_FRAMES = 20
 REACQUIRE_RATIO = 2.0
+#: The programme's level beside each harmonic (which whitens the comb) is measured every
+#: BACKGROUND_FRAMES frames at BACKGROUND_OFFSETS offsets on each side, 2 Hz apart, starting
+#: BACKGROUND_GAP_HZ beyond the drift range.
+BACKGROUND_FRAMES = 5
+BACKGROUND_OFFSETS = 8
+BACKGROUND_GAP_HZ = 2.0
+BACKGROUND_FLOOR = 1e-4
 #: Highest harmonic frequency kept, as a fraction of the sample rate.
 MAX_HARMONIC_FRACTION = 0.45
 
@@ -60,10 +67,10 @@ class Dehum(Plugin):
     drift_hz : float, optional
         How far the fundamental may be from ``mains_hz``, Hz (default 1.5).
     window_s : float, optional
-        Length of the analysis window, seconds (default 2). Longer windows
+        Length of the analysis window, seconds (default 4). Longer windows
         take less of the programme near each harmonic (the fit's bandwidth
         is about ``1.5 / window_s`` Hz) but follow a hum whose level changes
-        more slowly.
+        more slowly, and add latency.
 
     Notes
     -----
@@ -145,7 +152,7 @@ class Dehum(Plugin):
                       help="Harmonics removed, the fundamental included.")
     drift_hz = Param(1.5, unit="Hz", minimum=0.05, maximum=5.0,
                      help="How far the fundamental may drift from the nominal frequency.")
-    window_s = Param(2.0, unit="s", minimum=0.5, maximum=10.0,
+    window_s = Param(4.0, unit="s", minimum=0.5, maximum=10.0,
                      help="Analysis window: longer takes less programme, shorter follows level changes.")
 
     @classmethod
@@ -183,6 +190,7 @@ class Dehum(Plugin):
         state.raw = np.zeros((state.channels, 0))
         state.raw_start = 0
         state.estimates: list[float] = []  # raw Δ per frame
+        state.backgrounds: list[np.ndarray] = []  # N_k per frame (summed over channels)
         state.comb_peak = 0.0
         state.frames: dict[int, tuple[float, float, np.ndarray]] = {}  # m -> (Δ, β, c[C, K])
         state.next_fit = 0
@@ -203,9 +211,29 @@ class Dehum(Plugin):
         pad = np.zeros(state.z.shape[:3] + (-start,), np.complex128)
         return np.concatenate([pad, state.z[..., : hi - state.z_start]], axis=-1)
 
-    def _comb(self, state: StreamState, weighted: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+    def _comb(
+        self, state: StreamState, weighted: np.ndarray, deltas: np.ndarray, tau: np.ndarray | None = None
+    ) -> np.ndarray:
         """Summed harmonic power ``Σ_{c,k} |Σ_i v_i z e^{-j2πkΔτ}|²`` for each Δ in ``deltas``."""
-        return _kernels().comb_power(np.ascontiguousarray(weighted), state.tau, np.asarray(deltas, float))
+        tau = state.tau if tau is None else tau
+        deltas = np.asarray(deltas, float)
+        return _kernels().comb_power(np.ascontiguousarray(weighted), tau, deltas, state.scale)
+
+    def _background(
+        self, state: StreamState, weighted: np.ndarray, nominal: float, tau: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Power of the programme beside each harmonic ``N_k``: the median over offsets just
+        outside the drift range, ``±(k·drift + 2 … k·drift + 16)`` Hz."""
+        k = state.k[:, None]
+        steps = np.arange(BACKGROUND_OFFSETS)[None, :]
+        side = np.minimum(k * self.drift_hz + BACKGROUND_GAP_HZ + 2.0 * steps, 0.8 * nominal)
+        offsets = np.ascontiguousarray(np.concatenate([side, -side], axis=1))
+        tau = state.tau if tau is None else tau
+        power = _kernels().line_power(np.ascontiguousarray(weighted), tau, offsets)
+        # Floor: what the band's whole power would give spread as white noise, less 40 dB, so
+        # that in near-silence a window's own sidelobes do not count as lines.
+        energy = (np.abs(weighted) ** 2).sum(axis=(0, 2))
+        return np.maximum(np.median(power, axis=1), BACKGROUND_FLOOR * energy) + 1e-30
 
     def _refine(self, state: StreamState, weighted: np.ndarray, delta: float) -> tuple[float, float]:
         """Parabolic steps towards the comb's peak near ``delta``; returns (Δ, power)."""
@@ -221,28 +249,60 @@ class Dehum(Plugin):
                 delta, peak = candidate, power
         return delta, peak
 
-    def _global(self, state: StreamState, weighted: np.ndarray) -> tuple[float, np.ndarray]:
+    def _global(
+        self, state: StreamState, weighted: np.ndarray, tau: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
         grid = np.arange(-self.drift_hz, self.drift_hz + 1e-9, GLOBAL_STEP_HZ)
-        power = self._comb(state, weighted, grid)
+        power = self._comb(state, weighted, grid, tau)
         return float(grid[int(np.argmax(power))]), power
+
+    def _choose_mains(self, state: StreamState) -> int:
+        """Which nominal frequency has the clearest harmonic lines in the first half window.
+
+        The stream's first ``window_s/2`` gets a Hann window of its own (a window centred
+        on the first sample would see the start of the audio as a step). The score is
+        ``Σ_k log(1 + P_k/N_k)`` at the comb's peak: how many harmonics stand out of the
+        programme beside them, not how loud one of them is.
+        """
+        if len(state.nominal) == 1:
+            return 0
+        length = state.half + 1
+        i = np.arange(length)
+        weights = 0.5 * (1.0 - np.cos(2.0 * np.pi * (i + 1) / (length + 1)))
+        tau = (i - state.half / 2.0) * state.decimation / state.sample_rate
+        head = state.z[..., :length] if state.z_start == 0 else state.z[..., :0]
+        if head.shape[-1] < length:
+            head = np.concatenate(
+                [head, np.zeros(head.shape[:3] + (length - head.shape[-1],), np.complex128)], axis=-1
+            )
+        scores = []
+        for f in range(head.shape[0]):
+            weighted = weights * head[f]
+            state.scale = 1.0 / self._background(state, weighted, state.nominal[f], tau)
+            delta, _ = self._global(state, weighted, tau)
+            lines = _kernels().line_power(
+                np.ascontiguousarray(weighted), tau, np.ascontiguousarray(state.k[:, None] * delta)
+            )[:, 0]
+            scores.append(float(np.log1p(lines * state.scale).sum()))
+        return int(np.argmax(scores))
 
     def _estimate(self, state: StreamState, m: int) -> None:
         window = self._window(state, m)
         if m == 0:
-            best, scores = 0, []
-            for f in range(window.shape[0]):
-                delta, power = self._global(state, state.weights * window[f])
-                scores.append((float(power.max()), delta))
-            best = max(range(len(scores)), key=lambda f: scores[f][0])
-            # Keep only the nominal frequency found; the other family's baseband is dropped.
+            best = self._choose_mains(state)
             state.nominal = (state.nominal[best],)
             state.ratios = state.ratios[best : best + 1]
             state.acc = state.acc[best : best + 1].copy()
             state.z = state.z[best : best + 1].copy()
-            weighted = state.weights * window[best]
-            delta, peak = self._refine(state, weighted, scores[best][1])
+            window = window[best : best + 1]
+            weighted = state.weights * window[0]
+            state.scale = 1.0 / self._background(state, weighted, state.nominal[0])
+            delta, _ = self._global(state, weighted)
+            delta, peak = self._refine(state, weighted, delta)
         else:
             weighted = state.weights * window[0]
+            if m % BACKGROUND_FRAMES == 0:
+                state.scale = 1.0 / self._background(state, weighted, state.nominal[0])
             previous = state.estimates[-1]
             grid = previous + np.arange(-LOCAL_SPAN_HZ, LOCAL_SPAN_HZ + 1e-9, LOCAL_STEP_HZ)
             grid = grid[np.abs(grid) <= self.drift_hz + 1e-9]
@@ -254,6 +314,7 @@ class Dehum(Plugin):
                     delta = far
             delta, peak = self._refine(state, weighted, delta)
         state.estimates.append(delta)
+        state.backgrounds.append(1.0 / state.scale)
         state.comb_peak = peak
 
     def _fit(self, state: StreamState, m: int) -> None:
@@ -272,7 +333,13 @@ class Dehum(Plugin):
         proj = np.einsum("ckl,kl->ck", window * state.weights, np.exp(-1j * theta))
         dec, fs = state.decimation, state.sample_rate
         gain = np.sinc(k * delta * dec / fs) / np.sinc(k * delta / fs)  # integrate-and-dump gain at kΔ
-        amps = 2.0 * proj / (dec * gain * state.weights.sum())
+        # Wiener shrinkage: |c|² is estimated as |proj|² − σ², σ² the programme's power beside
+        # the harmonic (median/ln 2 = mean of an exponential), so a harmonic buried in the
+        # programme is left alone rather than replaced by what the fit took from the programme.
+        sigma2 = state.backgrounds[m] / (np.log(2.0) * state.channels)
+        power = proj.real**2 + proj.imag**2
+        shrink = np.maximum(0.0, 1.0 - sigma2[None, :] / np.maximum(power, 1e-300))
+        amps = 2.0 * shrink * proj / (dec * gain * state.weights.sum())
         state.frames[m] = (float(delta), float(beta), amps)
 
     # ------------------------------------------------------------------ processing
