@@ -45,7 +45,7 @@ The peer tool is ``ffmpeg`` (Debian package ``ffmpeg``), run as a subprocess.
 Ratios are figure / goal (≥ 1 meets a "≥" goal, ≤ 1 a "≤" goal). Nothing
 here is tuned to the figures: the settings are the defaults.
 
-Run: ``python benchmarks/bench_dehum_leveler.py`` (about 1 min).
+Run: ``python benchmarks/bench_dehum_leveler.py`` (about 2 min).
 """
 
 from __future__ import annotations
