@@ -203,8 +203,10 @@ class Dehum(Plugin):
         state.nb = 0  # baseband samples made so far
         state.raw = np.zeros((state.channels, 0))
         state.raw_start = 0
-        state.estimates: list[float] = []  # raw Δ per frame
-        state.backgrounds: list[np.ndarray] = []  # N_k per frame (summed over channels)
+        state.estimates: list[float] = []  # raw Δ per frame, from frame est_start on
+        state.backgrounds: list[np.ndarray] = []  # N_k per frame (summed over channels), likewise
+        state.est_start = 0
+        state.n_est = 0  # frames estimated so far
         state.comb_peak = 0.0
         state.frames: dict[int, tuple[float, float, np.ndarray]] = {}  # m -> (Δ, β, c[C, K])
         state.next_fit = 0
@@ -329,6 +331,7 @@ class Dehum(Plugin):
             delta, peak = self._refine(state, weighted, delta)
         state.estimates.append(delta)
         state.backgrounds.append(1.0 / state.scale)
+        state.n_est += 1
         state.comb_peak = peak
 
     def _fit(self, state: StreamState, m: int) -> None:
@@ -336,7 +339,7 @@ class Dehum(Plugin):
         lo, hi = max(0, m - state.span), m + state.span
         q = np.arange(lo, hi + 1)
         t = (q - m) * state.hop * state.decimation / state.sample_rate
-        d = np.asarray(state.estimates[lo : hi + 1])
+        d = np.asarray(state.estimates[lo - state.est_start : hi + 1 - state.est_start])
         if q.size > 1:
             beta, delta = np.polyfit(t, d, 1)
         else:
@@ -350,7 +353,7 @@ class Dehum(Plugin):
         # Wiener shrinkage: |c|² is estimated as |proj|² − σ², σ² the programme's power beside
         # the harmonic (median/ln 2 = mean of an exponential), so a harmonic buried in the
         # programme is left alone rather than replaced by what the fit took from the programme.
-        sigma2 = state.backgrounds[m] / (np.log(2.0) * state.channels)
+        sigma2 = state.backgrounds[m - state.est_start] / (np.log(2.0) * state.channels)
         power = proj.real**2 + proj.imag**2
         shrink = np.maximum(0.0, 1.0 - sigma2[None, :] / np.maximum(power, 1e-300))
         amps = 2.0 * shrink * proj / (dec * gain * state.weights.sum())
@@ -374,11 +377,16 @@ class Dehum(Plugin):
         state.nb += made
         state.raw = np.concatenate([state.raw, block.astype(np.float64)], axis=1)
         # 2. f0 of every frame whose window is complete; 3. fits once their neighbours are known
-        while state.nb > len(state.estimates) * state.hop + state.half:
-            self._estimate(state, len(state.estimates))
-        while len(state.estimates) > state.next_fit + state.span:
+        while state.nb > state.n_est * state.hop + state.half:
+            self._estimate(state, state.n_est)
+        while state.n_est > state.next_fit + state.span:
             self._fit(state, state.next_fit)
             state.next_fit += 1
+        # later fits need the estimates from frame next_fit − span on
+        drop = state.next_fit - state.span - state.est_start
+        if drop > 0:
+            del state.estimates[:drop], state.backgrounds[:drop]
+            state.est_start += drop
         # 4. output: input delayed by the latency, less the synthesised hum
         first = position - state.latency
         out = np.zeros((state.channels, n))
