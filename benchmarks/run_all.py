@@ -9,7 +9,10 @@ Usage: python benchmarks/run_all.py [--quick]
 - bench_chain: Chain overhead against a plain Pedalboard;
 - bench_memory: render's peak RSS on 2- and 20-minute files;
 - bench_render: whole-process 'clarity apply' (denoise-only, gain-only) against SoX;
-- bench_presets: before/after numbers of every shipped preset.
+- bench_presets: before/after numbers of every shipped preset;
+- bench_dehum_leveler: Dehum against the hum-removal preset and ffmpeg notches, Leveler against
+  ffmpeg dynaudnorm and loudnorm, on real recordings (alsa-utils, pingus-data) with synthetic damage;
+- bench_declick: Declick and Declip against ffmpeg adeclick and adeclip (alsa-utils, neverball-data).
 
 The soak run and the 10,000-case fuzz run take longer: run benchmarks/soak.py and
 benchmarks/fuzz.py on their own.
@@ -24,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_denoise.py", "bench_filters.py", "bench_dynamics.py", "bench_chain.py", "bench_memory.py",
-           "bench_render.py", "bench_presets.py"]
+           "bench_render.py", "bench_presets.py", "bench_dehum_leveler.py", "bench_declick.py"]
 
 
 def main() -> int:

@@ -38,6 +38,8 @@ PROCESSORS: dict[str, tuple[str, str]] = {
     "loudness_normalize": ("loudness", "LoudnessNormalize"),
     "declick": ("declick", "Declick"),
     "declip": ("declip", "Declip"),
+    "dehum": ("dehum", "Dehum"),
+    "leveler": ("leveler", "Leveler"),
 }
 
 #: The same list by class name: class name -> module under clarity_fx.processors.
