@@ -116,7 +116,10 @@ class AudioInfo:
     what : str
         What the file is for, named in every error (``"audio"``, ``"key"``, ``"noise clip"``).
     backend : str
-        ``"soundfile"`` or ``"pedalboard"``: the decoder that reads it.
+        ``"soundfile"`` or ``"pedalboard"``: the library that judged the file (its length).
+    fast_decode : bool
+        Blocks are decoded by pedalboard although libsndfile judged the file (a WAV or
+        AIFF both read alike, about 3x faster).
     """
 
     path: Path
@@ -127,6 +130,7 @@ class AudioInfo:
     format: str = ""
     what: str = "audio"
     backend: str = "soundfile"
+    fast_decode: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -137,6 +141,36 @@ class AudioInfo:
     def label(self) -> str:
         """The file as error messages name it."""
         return _label(self.path, self.what)
+
+
+_aliases: dict[str, str] = {}
+
+
+def _native_name(path: str | os.PathLike[str]) -> str:
+    """A name the decoders can open: the path itself, or a link to it when it is not UTF-8.
+
+    libsndfile and pedalboard take UTF-8 names; a file name of bytes that do not
+    decode (Python holds them as surrogates) is reached through a symbolic link
+    with a plain name in a private temporary folder, removed at exit.
+    """
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    if text not in _aliases:
+        if not _aliases:
+            import atexit
+            import shutil
+
+            _aliases[""] = tempfile.mkdtemp(prefix="clarity-names-")
+            atexit.register(shutil.rmtree, _aliases[""], True)
+        suffix = Path(text).suffix if Path(text).suffix.isascii() else ""
+        alias = os.path.join(_aliases[""], f"{len(_aliases)}{suffix}")
+        os.symlink(os.path.abspath(text), alias)
+        _aliases[text] = alias
+    return _aliases[text]
 
 
 def _label(path: Path, what: str) -> str:
@@ -365,7 +399,7 @@ def _open_with_libsndfile(path: Path, head: bytes, what: str) -> AudioInfo:
 
     label = _label(path, what)
     try:
-        f = soundfile.SoundFile(str(path))
+        f = soundfile.SoundFile(_native_name(path))
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as err:
         raise _LibsndfileRefused(_libsndfile_reason(err)) from None
     with f:
@@ -412,12 +446,12 @@ def _faster_decoder(info: AudioInfo) -> AudioInfo:
     from pedalboard.io import AudioFile
 
     try:
-        with AudioFile(str(info.path)) as f:
+        with AudioFile(_native_name(info.path)) as f:
             same = (int(f.frames), int(f.num_channels), float(f.samplerate)) == (
                 info.frames, info.channels, info.sample_rate)
     except (ValueError, RuntimeError, OSError):
         return info
-    return dataclasses.replace(info, backend="pedalboard") if same else info
+    return dataclasses.replace(info, fast_decode=True) if same else info
 
 
 def _libsndfile_reason(err: BaseException) -> str:
@@ -480,7 +514,7 @@ def _open_with_pedalboard(path: Path, what: str) -> AudioInfo:
     from pedalboard.io import AudioFile
 
     try:
-        with AudioFile(str(path)) as f:
+        with AudioFile(_native_name(path)) as f:
             return AudioInfo(
                 path, float(f.samplerate), int(f.num_channels), int(f.frames), str(f.file_dtype),
                 path.suffix.lstrip(".").upper(), what, "pedalboard",
@@ -534,14 +568,15 @@ class AudioReader:
     def __init__(self, info: AudioInfo) -> None:
         self.info = info
         self._pos = 0
-        if info.backend == "pedalboard":
+        self._pedalboard = info.backend == "pedalboard" or info.fast_decode
+        if self._pedalboard:
             from pedalboard.io import AudioFile
 
-            self._file: Any = AudioFile(str(info.path))
+            self._file: Any = AudioFile(_native_name(info.path))
         else:
             import soundfile
 
-            self._file = soundfile.SoundFile(str(info.path))
+            self._file = soundfile.SoundFile(_native_name(info.path))
 
     def __enter__(self) -> AudioReader:
         return self
@@ -593,7 +628,7 @@ class AudioReader:
         if self._file is None:
             raise ValueError(f"{self.info.label} is closed")
         count = max(0, min(count, self.info.frames - self._pos))
-        if self.info.backend == "pedalboard":
+        if self._pedalboard:
             block = np.ascontiguousarray(self._io(lambda: self._file.read(count)), dtype=np.float32)
         else:
             data = self._io(lambda: self._file.read(count, dtype="float32", always_2d=True))
@@ -666,29 +701,52 @@ def read_all(path: str | os.PathLike[str], *, what: str = "audio") -> tuple[np.n
 
 
 # --------------------------------------------------------------------------- writing
+#: A temporary file is stale only when no process holds its lock and it has not changed for this long.
+STALE_AFTER_S = 60.0
+#: Characters of the target's stem kept in a temporary file's name (names are limited to 255 bytes).
+PART_STEM_CHARS = 80
+
+
+def _part_stem(target: Path) -> str:
+    """The target's stem as temporary names carry it: short, and encodable whatever the file system."""
+    stem = target.stem[:PART_STEM_CHARS]
+    try:
+        stem.encode("utf-8")
+    except UnicodeEncodeError:  # a name that is not UTF-8 (bytes undecodable on this system)
+        stem = stem.encode("utf-8", "surrogateescape").decode("ascii", "replace").replace("\ufffd", "_")
+    return stem
+
+
 def _sweep_stale_parts(target: Path) -> None:
     """Remove temporary files of earlier renders to ``target`` whose process died.
 
     A plugin that aborts the process (a crashing VST3) gives Python no chance
-    to clean up; the process id in the name tells a live render from a dead one.
+    to clean up. A live render holds an exclusive ``flock`` on its temporary
+    file for as long as it writes, and the kernel releases it when the
+    process dies, however it dies. A process id says nothing across PID
+    namespaces (containers sharing a volume, hosts sharing a file system), so
+    a file is stale only when nobody holds its lock *and* it has not changed
+    for :data:`STALE_AFTER_S`.
     """
-    for part in target.parent.glob(f".{glob_escape(target.stem)}.*.part{glob_escape(target.suffix)}"):
+    import fcntl
+    import time
+
+    pattern = f".{glob_escape(_part_stem(target))}.*.part{glob_escape(target.suffix)}"
+    for part in target.parent.glob(pattern):
         try:
-            pid = int(part.name[len(target.stem) + 2 :].split(".", 1)[0])
-        except ValueError:
+            fd = os.open(part, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except OSError:
             continue
-        if pid != os.getpid() and not _is_alive(pid):
-            part.unlink(missing_ok=True)
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live render holds it
+        try:
+            if time.time() - os.fstat(fd).st_mtime > STALE_AFTER_S:
+                part.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
 
 
 def _disk_full(target: Path) -> AudioFileError:
@@ -715,14 +773,16 @@ def atomic_output(target: Path) -> Iterator[Path]:
         raise AudioFileError(
             f"{folder}: cannot write there (permission denied); choose another output folder"
         )
+    import fcntl
+
     _sweep_stale_parts(target)
     try:
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{target.stem}.{os.getpid()}.", suffix=f".part{target.suffix}", dir=folder
+            prefix=f".{_part_stem(target)}.{os.getpid()}.", suffix=f".part{target.suffix}", dir=folder
         )
     except OSError as err:
         raise _write_failed(target, err) from None
-    os.close(fd)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held until the end: a sweep by another process leaves the file alone
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -735,6 +795,7 @@ def atomic_output(target: Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+        os.close(fd)
 
 
 def _writer_options(suffix: str, source_dtype: str, bit_depth: int | None, quality: Any) -> dict[str, Any]:
@@ -791,10 +852,10 @@ class AudioWriter:
             if self._channels_last:
                 import soundfile
 
-                self._file = soundfile.SoundFile(str(tmp), "w", int(round(sample_rate)), channels,
+                self._file = soundfile.SoundFile(_native_name(tmp), "w", int(round(sample_rate)), channels,
                                                  subtype="PCM_32", format="WAV")
             else:
-                self._file = AudioFile(str(tmp), "w", sample_rate, channels, **options)
+                self._file = AudioFile(_native_name(tmp), "w", sample_rate, channels, **options)
         except (ValueError, RuntimeError) as err:
             if _no_space_left(target.parent):
                 raise _disk_full(target) from None

@@ -212,8 +212,11 @@ def partial_files(output: Path) -> list[Path]:
 
     The pattern is :func:`clarity_fx.audio_io.atomic_output`'s ``.<stem>.*.part<suffix>``.
     """
+    from .audio_io import _part_stem
+
+    pattern = f".{glob.escape(_part_stem(output))}.*.part{glob.escape(output.suffix)}"
     try:
-        return sorted(output.parent.glob(f".{glob.escape(output.stem)}.*.part{glob.escape(output.suffix)}"))
+        return sorted(output.parent.glob(pattern))
     except OSError:
         return []
 

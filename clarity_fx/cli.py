@@ -124,6 +124,10 @@ def apply(
         raise ClarityError(f"--timeout {timeout:g}: use a positive number of seconds")
     if plot is not None and (len(inputs) != 1 or isolate):
         raise ClarityError("--plot draws one file: give a single input, without --isolate")
+    if plot is not None:
+        from .plot import check_picture_path
+
+        check_picture_path(plot)  # before the render: a picture that cannot be written costs nothing
     note_first_compile()
     for source, target in _outputs(inputs, output):
         if isolate:

@@ -413,6 +413,7 @@ def _check_output(path: str | os.PathLike[str], width_px: Any, height_px: Any) -
         raise ParameterError(f"{out}: plots are PNG images; give a path ending in .png")
     if not out.parent.is_dir():
         raise ParameterError(f"{out.parent} is not a folder; create it first or choose another path")
+    check_picture_path(out)
     width_px = _check_int("width_px", width_px, 320)
     height_px = _check_int("height_px", height_px, 240)
     return out, width_px, height_px
@@ -431,8 +432,61 @@ def _new_figure(width_px: int, height_px: int) -> Any:
     return fig
 
 
+def check_picture_path(path: str | os.PathLike[str]) -> Path:
+    """Refuse, before any work, a picture path that cannot be written (``--plot``, ``response -o``).
+
+    A temporary file is made in the picture's folder and removed: what the
+    final write will need, tried for real (``/proc``, a read-only mount and a
+    full disk all fail here, not after the render).
+
+    Raises
+    ------
+    ParameterError
+        Not a ``.png`` name, no such folder, or a folder that cannot be written.
+    """
+    import tempfile
+
+    out = Path(path).expanduser()
+    if out.suffix.lower() != ".png":
+        raise ParameterError(f"{out}: plots are PNG images; give a path ending in .png")
+    if not out.parent.is_dir():
+        raise ParameterError(f"{out.parent} is not a folder; create it first or choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".clarity-probe.", suffix=".png", dir=out.parent)
+    except OSError as err:
+        raise ParameterError(f"{out}: cannot write the picture there ({err.strerror}); "
+                             "choose another path") from None
+    os.close(fd)
+    os.unlink(probe)
+    return out
+
+
 def _save(fig: Any, path: Path) -> None:
-    fig.savefig(path, dpi=_DPI, format="png", facecolor="white")
+    """Write the PNG beside ``path`` and rename it into place: no half-written picture is left."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:80]}.", suffix=".part.png", dir=path.parent)
+    except OSError as err:
+        raise ParameterError(f"{path}: cannot write the picture ({err.strerror}); "
+                             "choose another path") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, dpi=_DPI, format="png", facecolor="white")
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise ParameterError(f"{path}: cannot write the picture ({err.strerror}); "
+                             "choose another path") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _hz_label(freq: float, _pos: Any = None) -> str:

@@ -1062,3 +1062,66 @@ def test_batch_and_master_on_a_really_full_disk(tmp_path):
             assert expect in done.stdout + done.stderr
             assert "internal error" not in done.stdout + done.stderr
             assert list(full.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- paths (#13: 16)
+def test_long_and_non_utf8_names_and_unwritable_pictures(tmp_path):
+    source = wav(tmp_path / "in.wav", noise(SR // 4))
+    preset = write_preset(tmp_path / "p.yaml", [{"gain": {"gain_db": -1}}])
+    folder = os.fsencode(tmp_path)
+
+    def run(*args: str | bytes) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([os.fsencode(a) for a in clarity_argv(*map(os.fsdecode, args))],
+                              capture_output=True, timeout=60, cwd=tmp_path)
+
+    long_name = "a" * 246 + ".wav"  # the temporary name used to be longer than 255 bytes
+    done = run("apply", str(preset), str(source), "-o", str(tmp_path / long_name))
+    assert done.returncode == 0, done.stderr
+    assert sf.info(str(tmp_path / long_name)).frames == SR // 4
+    latin1 = folder + b"/caf\xe9.wav"  # a name that is not UTF-8
+    shutil.copy(source, latin1)
+    done = run("apply", str(preset), latin1, "-o", folder + b"/out\xe9.flac")
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+    done = run("analyze", folder + b"/out\xe9.flac", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["duration_s"] == 0.25
+    for args, expect in (
+        (("apply", str(preset), str(source), "-o", "/proc/x.wav"), b"/proc/x.wav: cannot write"),
+        (("apply", str(preset), str(source), "-o", str(tmp_path / "o.wav"), "--plot", "/proc/p.png"),
+         b"/proc/p.png: cannot write the picture there"),
+        (("response", "telephone-band", "-o", "/proc/r.png"), b"/proc/r.png: cannot write the picture"),
+    ):
+        done = run(*args)
+        assert done.returncode == 2 and b"Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr
+    assert not (tmp_path / "o.wav").exists()  # the picture is checked before the audio is rendered
+
+
+# --------------------------------------------------------------------------- the stale-temp sweep (#13: 19)
+def test_a_live_render_in_another_pid_namespace_keeps_its_temporary_file(tmp_path):
+    """The sweep deleted a live render's temp file when its PID meant nothing here (a container)."""
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare or "unshare", "-p", "-f", "--mount-proc", "true"], capture_output=True)
+    if unshare is None or probe.returncode != 0:
+        pytest.skip("cannot make a PID namespace here (needs util-linux unshare and root)")
+    source = long_input(tmp_path / "long.wav")
+    preset = write_preset(tmp_path / "slow.yaml", SLOW_CHAIN)
+    target = tmp_path / "out" / "long.wav"
+    target.parent.mkdir()
+    # Inside its own namespace the render's PID is 30000, a PID no process here has.
+    inner = " ".join(clarity_argv("apply", str(preset), str(source), "-o", str(target), "--no-progress"))
+    slow = subprocess.Popen([unshare, "-p", "-f", "--mount-proc", "sh", "-c",
+                             f"echo 29999 > /proc/sys/kernel/ns_last_pid; {inner}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not partial_files(target):
+        assert slow.poll() is None and time.monotonic() < deadline, slow.communicate()
+        time.sleep(0.02)
+    assert ".30000." in partial_files(target)[0].name and not Path("/proc/30000").exists()
+    quick = write_preset(tmp_path / "quick.yaml", [{"gain": {"gain_db": -1}}])
+    other = wav(tmp_path / "short.wav", noise(SR // 4))
+    done = subprocess.run(clarity_argv("apply", str(quick), str(other), "-o", str(target)),
+                          capture_output=True, text=True, timeout=60)  # sweeps beside the live render
+    assert done.returncode == 0, done.stderr
+    _, err = slow.communicate(timeout=120)
+    assert slow.returncode == 0, err  # its temporary file was still there to be renamed
+    assert sf.info(str(target)).frames == 120 * 16000
