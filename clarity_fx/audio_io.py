@@ -862,7 +862,20 @@ class AudioWriter:
             raise AudioFileError(f"{target}: cannot write this format ({_first_line(err)})") from None
 
     def write(self, block: np.ndarray) -> None:
-        """Append ``(channels, n)`` float audio."""
+        """Append ``(channels, n)`` float audio.
+
+        Raises
+        ------
+        AudioFileError
+            The disk is full, or the block holds NaN or infinite samples (a file
+            of them is no recording: nothing is written).
+        """
+        if not np.isfinite(block).all():
+            bad = int(np.argmax(~np.isfinite(block).all(axis=0))) + self.frames
+            raise AudioFileError(
+                f"{self.target}: the chain produced NaN or infinite samples from frame {bad}; nothing "
+                "was written: lower the gains (or automation) that overflow"
+            )
         if self._integer_pcm:
             block = _as_pcm32(block)
         try:

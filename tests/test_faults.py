@@ -1125,3 +1125,19 @@ def test_a_live_render_in_another_pid_namespace_keeps_its_temporary_file(tmp_pat
     _, err = slow.communicate(timeout=120)
     assert slow.returncode == 0, err  # its temporary file was still there to be renamed
     assert sf.info(str(target)).frames == 120 * 16000
+
+
+# ----------------------------------------------------------------- output is always finite (#13: 15)
+@pytest.mark.parametrize("item", [
+    {"gain": {"gain_db": 1000}},  # a legal value whose product overflows float32
+    {"gain": {"gain_db": 0}, "automate": {"gain_db": [[0, 0], [0.1, 1000]]}},
+])
+def test_a_chain_that_overflows_writes_nothing(item, tmp_path):
+    source = wav(tmp_path / "in.wav", noise(SR // 4))
+    preset = write_preset(tmp_path / "p.yaml", [item])
+    (tmp_path / "out").mkdir()
+    argv = clarity_argv("apply", str(preset), str(source), "-o", str(tmp_path / "out" / "o.wav"))
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "produced NaN or infinite samples" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not list((tmp_path / "out").iterdir())
