@@ -10,7 +10,7 @@ stage in turn, so streaming plus flush equals the whole-buffer call.
 
 Two pedalboard behaviours are handled here:
 
-- pedalboard drops the buffered tail of a stream (pedalboard issue #387): a
+- pedalboard drops the buffered tail of a stream (pedalboard issue #244, closed with "pad with silence"): a
   native stage is drained by feeding it silence until it has returned as many
   samples as it was given;
 - a JUCE plugin re-prepares, and loses its state, when the block it is given

@@ -457,7 +457,7 @@ class Plugin:
 
         After ``flush`` the samples returned by all ``process(..., reset=False)``
         calls plus this one equal one whole-buffer call. pedalboard has no such
-        call and loses the tail (pedalboard issue #387).
+        call and loses the tail (pedalboard issue #244, closed with "pad with silence").
 
         Returns
         -------
