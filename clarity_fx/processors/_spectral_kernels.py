@@ -28,6 +28,9 @@ NOISE_FLOOR = 1e-20
 #: exp(½·E1(e^u)) is tabulated for u = ln v in [LSA_U0, LSA_U1], LSA_STEPS points per unit.
 LSA_U0, LSA_U1, LSA_STEPS = -12.0, 4.5, 256
 _LSA_TABLE: np.ndarray | None = None
+#: What the kernel is given for ``table`` when the method is not LSA (it is not read; building the
+#: real one imports scipy.special, 0.1 s).
+NO_TABLE = np.ones(2)
 
 
 def lsa_table() -> np.ndarray:
