@@ -652,10 +652,27 @@ class AudioReader:
             ) from None
 
 
-def read_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
+#: Blocks a read-ahead (``read_blocks(..., ahead=True)``) keeps ready: memory is this many more.
+READ_AHEAD = 2
+
+
+def read_blocks(info: AudioInfo, block_frames: int, *, ahead: bool = False) -> Iterator[np.ndarray]:
     """Yield ``(channels, <=block_frames)`` float32 blocks of a checked file.
 
     The file is closed when the iteration ends or the generator is closed.
+
+    Parameters
+    ----------
+    info : AudioInfo
+        From :func:`open_audio`.
+    block_frames : int
+        Frames per block (the last may be shorter).
+    ahead : bool, optional
+        Read and check on a worker thread, up to :data:`READ_AHEAD` blocks
+        ahead of the consumer, so that decoding overlaps the consumer's work
+        (pedalboard's reader releases the GIL). The blocks and the errors are
+        the same, raised where the consumer reaches them. For whole-file
+        passes; a pass that stops early reads a block or two more.
 
     Raises
     ------
@@ -663,9 +680,50 @@ def read_blocks(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
         On NaN, infinite or absurd samples, naming where they start, or a
         file that ends before its promised length.
     """
+    if ahead:
+        yield from _read_ahead(info, block_frames)
+        return
     with AudioReader(info) as reader:
         while reader.tell() < info.frames:
             yield reader.read(block_frames)
+
+
+def _read_ahead(info: AudioInfo, block_frames: int) -> Iterator[np.ndarray]:
+    """:func:`read_blocks` on a worker thread: blocks, then None or the error, through a queue."""
+    import queue
+    import threading
+
+    ready: Any = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            with AudioReader(info) as reader:
+                while reader.tell() < info.frames and not stop.is_set():
+                    ready.put(reader.read(block_frames))
+        except BaseException as err:  # noqa: BLE001 - raised by the consumer
+            ready.put(err)
+        else:
+            ready.put(None)
+
+    thread = threading.Thread(target=work, name="clarity-render-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # take what the worker still puts, so that it can finish
+            try:
+                ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        thread.join()
 
 
 def read_all(path: str | os.PathLike[str], *, what: str = "audio") -> tuple[np.ndarray, float]:

@@ -376,7 +376,9 @@ def render(
                 BackgroundWriter(file) as writer,
                 _progress(info.frames, info.sample_rate, progress, f"{source.name}") as bar,
             ):
-                for out in chain.stream(blocks(), info.sample_rate, buffer_size):
+                # The file is read a block or two ahead, on a thread, while the chain works.
+                ahead = read_blocks(info, block_frames, ahead=True)
+                for out in chain.stream(ahead, info.sample_rate, buffer_size):
                     writer.write(out)
                     bar.advance(out.shape[1])
     finally:

@@ -289,6 +289,28 @@ def test_bad_samples_are_refused_with_their_time_everywhere(tmp_path, value, mat
         analyze_file(path)
 
 
+def test_read_ahead_gives_the_same_blocks_and_errors_and_stops_its_thread(tmp_path):
+    import threading
+
+    path = write(tmp_path / "in.wav", noise(2, 0.5), subtype="FLOAT")
+    info = open_audio(path)
+    plain = list(read_blocks(info, 1000))
+    ahead = list(read_blocks(info, 1000, ahead=True))
+    assert len(ahead) == len(plain) == 24
+    assert all(np.array_equal(a, b) for a, b in zip(ahead, plain, strict=True))
+    # The error comes where the consumer reaches the bad block, after the good ones.
+    seen = []
+    with pytest.raises(AudioFileError, match=r"NaN or infinite .*from 0\.250 s"):
+        for block in read_blocks(open_audio(bad_sample_wav(tmp_path / "bad.wav", np.nan)), 1000, ahead=True):
+            seen.append(block)
+    assert len(seen) == 12  # frames 0-11999; 0.25 s is frame 12000
+    # A consumer that stops early: the worker ends and the file is closed.
+    blocks = read_blocks(info, 100, ahead=True)
+    next(blocks)
+    blocks.close()
+    assert not any(t.name == "clarity-render-reader" for t in threading.enumerate())
+
+
 def test_loud_but_sane_float_samples_are_kept(tmp_path):
     path = bad_sample_wav(tmp_path / "hot.wav", 0.5 * MAX_ABS_SAMPLE)
     assert read_all(path)[0].max() == pytest.approx(0.5 * MAX_ABS_SAMPLE)

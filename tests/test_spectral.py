@@ -466,3 +466,39 @@ def test_auto_frame_is_about_64_ms_and_fast():
         n_fft, hop = p.stft_size(rate)
         assert 0.064 <= n_fft / rate <= 0.07 and n_fft % hop == 0
         assert math.prod(f for f in (2, 3, 5) if n_fft % f == 0) > 1
+
+
+# --------------------------------------------------------------------------- scipy's pocketfft, alone
+def test_fft_module_is_scipys_pocketfft_bit_for_bit_without_importing_scipy_fft():
+    import subprocess
+    import sys
+
+    import scipy.fft
+
+    from clarity_fx.processors import _fft
+
+    assert _fft._pocketfft(), "scipy's pypocketfft was not found: every STFT goes through scipy.fft"
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((2, 7, 3072)).astype(dtype)
+        spectra = _fft.rfft(x[:, 1:6], axis=-1, workers=1)
+        assert spectra.dtype == scipy.fft.rfft(x[:, 1:6], axis=-1).dtype
+        assert np.array_equal(spectra, scipy.fft.rfft(x[:, 1:6], axis=-1, workers=1))
+        assert np.array_equal(_fft.rfft(x, axis=1, workers=-1), scipy.fft.rfft(x, axis=1, workers=-1))
+        back = _fft.irfft(spectra[:, :4], 3072, axis=-1, workers=1)
+        assert np.array_equal(back, scipy.fft.irfft(spectra[:, :4], 3072, axis=-1, workers=1))
+    # What it does not take goes to scipy.fft: integers, a length that does not match the bins.
+    assert np.array_equal(_fft.rfft(np.arange(8)), scipy.fft.rfft(np.arange(8)))
+    assert np.array_equal(_fft.irfft(spectra, 100), scipy.fft.irfft(spectra, 100))
+    assert [_fft.next_fast_len(n, True) for n in range(1, 600)] == [
+        scipy.fft.next_fast_len(n, True) for n in range(1, 600)
+    ]
+    # A fresh process denoises without importing scipy.fft or scipy.special.
+    code = (
+        "import sys, numpy as np; from clarity_fx.processors.spectral import SpectralSubtraction; "
+        "x = np.random.default_rng(0).standard_normal((2, 96000)).astype(np.float32); "
+        "SpectralSubtraction().process(x, 48000); "
+        "print(sorted(m for m in ('scipy.fft', 'scipy.special') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

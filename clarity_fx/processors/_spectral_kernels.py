@@ -28,6 +28,9 @@ NOISE_FLOOR = 1e-20
 #: exp(½·E1(e^u)) is tabulated for u = ln v in [LSA_U0, LSA_U1], LSA_STEPS points per unit.
 LSA_U0, LSA_U1, LSA_STEPS = -12.0, 4.5, 256
 _LSA_TABLE: np.ndarray | None = None
+#: What the kernel is given for ``table`` when the method is not LSA (it is not read; building the
+#: real one imports scipy.special, 0.1 s).
+NO_TABLE = np.ones(2)
 
 
 def lsa_table() -> np.ndarray:
@@ -86,6 +89,25 @@ def periodogram(spectra, m, r, rows, x2):
 
 
 @njit(fastmath=True)
+def xi2_frame(spectra, m, r, rows, x2, a2, inv_lam, xi2, gam, a_dd, beta, method, table):
+    """Frame ``m``, row ``r``: ``γ`` into ``gam``, the TSNR ``ξ₂`` into ``xi2``; update ``Â²`` (numba)."""
+    bins = xi2.shape[0]
+    periodogram(spectra, m, r, rows, x2)
+    for k in range(bins):
+        gamma = x2[k] * inv_lam[k]
+        xi = max(a_dd * a2[k] * inv_lam[k] + (1.0 - a_dd) * max(gamma - 1.0, 0.0), beta)
+        gam[k] = gamma
+        xi2[k] = xi / (1.0 + xi)  # the Wiener gain G₁, for now
+    if method == 2:  # a loop of its own, so that the Wiener one vectorises
+        for k in range(bins):  # G = ξ/(1+ξ)·exp(½E1(v)), v = ξγ/(1+ξ)
+            xi2[k] = min(xi2[k] * lsa_factor(xi2[k] * gam[k], table), 1.0)
+    for k in range(bins):
+        gk = xi2[k]
+        a2[k] = gk * gk * x2[k]
+        xi2[k] = max(gk * gk * gam[k], beta)
+
+
+@njit(fastmath=True)
 def gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset, iset, table):
     """Compute the gains ``G[r, m, k]`` and apply them to ``spectra`` in place (numba).
 
@@ -113,39 +135,34 @@ def gain_kernel(spectra, noise, gains, prev_a2, prev_gain, mcra, counters, fset,
     x2 = np.empty(bins)
     row = np.empty(bins)
     if ahead:
-        # First pass: the decision-directed ξ and the TSNR ξ₂ of every frame, look-ahead included
-        # (the profile is fixed, so the noise does not change from frame to frame).
-        xi2_all = np.empty((rows, all_frames, bins))
-        gamma_all = np.empty((rows, all_frames, bins))
-        inv_lam = np.empty(bins)
+        # The decision-directed ξ and the TSNR ξ₂ of each frame, one frame ahead of the gains
+        # (the profile is fixed, so the noise does not change from frame to frame); two frames
+        # of them are kept, in slots m % 2, so they stay in the cache.
+        xi2_all = np.empty((rows, 2, bins))
+        gamma_all = np.empty((rows, 2, bins))
+        inv_lam = np.empty((rows, bins))
+        a2 = prev_a2.copy()
         for r in range(rows):
-            a2 = prev_a2[r].copy()
             for k in range(bins):
-                inv_lam[k] = 1.0 / max(alpha * noise[0, r, k], 1e-30)
-            for m in range(all_frames):
-                periodogram(spectra, m, r, rows, x2)
-                xi2, gam = xi2_all[r, m], gamma_all[r, m]
-                for k in range(bins):
-                    gamma = x2[k] * inv_lam[k]
-                    xi = max(a_dd * a2[k] * inv_lam[k] + (1.0 - a_dd) * max(gamma - 1.0, 0.0), beta)
-                    gam[k] = gamma
-                    xi2[k] = xi / (1.0 + xi)  # the Wiener gain G₁, for now
-                if method == 2:  # a loop of its own, so that the Wiener one vectorises
-                    for k in range(bins):  # G = ξ/(1+ξ)·exp(½E1(v)), v = ξγ/(1+ξ)
-                        xi2[k] = min(xi2[k] * lsa_factor(xi2[k] * gam[k], table), 1.0)
-                for k in range(bins):
-                    gk = xi2[k]
-                    a2[k] = gk * gk * x2[k]
-                    xi2[k] = max(gk * gk * gam[k], beta)
-                if m == frames - 1:
-                    prev_a2[r, :] = a2  # the state after the last frame that gets a gain
+                inv_lam[r, k] = 1.0 / max(alpha * noise[0, r, k], 1e-30)
+            xi2_frame(spectra, 0, r, rows, x2, a2[r], inv_lam[r], xi2_all[r, 0], gamma_all[r, 0],
+                      a_dd, beta, method, table)
+            if frames == 1:
+                prev_a2[r, :] = a2[r]  # the state after the last frame that gets a gain
     for m in range(frames):
         seen = counters[0] + m
+        if ahead:
+            nxt_slot = (m + 1) % 2
+            for r in range(rows):
+                xi2_frame(spectra, m + 1, r, rows, x2, a2[r], inv_lam[r], xi2_all[r, nxt_slot],
+                          gamma_all[r, nxt_slot], a_dd, beta, method, table)
+                if m + 1 == frames - 1:
+                    prev_a2[r, :] = a2[r]  # the state after the last frame that gets a gain
         for r in range(rows):
             g = gains[r, m]
             if ahead:
                 # ξ₂ over frames m and m + 1, then one more step at ξ₃ = G²·γ.
-                now, nxt, gam = xi2_all[r, m], xi2_all[r, m + 1], gamma_all[r, m]
+                now, nxt, gam = xi2_all[r, m % 2], xi2_all[r, (m + 1) % 2], gamma_all[r, m % 2]
                 if method == 1:
                     for k in range(bins):
                         xi = 0.5 * (now[k] + nxt[k])

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import scipy.fft
 
 from ..errors import AudioFileError, ParameterError
+from . import _fft
 
 __all__ = [
     "NoiseProfile",
@@ -220,14 +220,14 @@ def estimate_noise_profile(
     w = analysis_window(window, n_fft)
     n = noise.shape[1]
     if n >= n_fft:
-        spectra = scipy.fft.rfft(_frames(noise, n_fft, hop) * w, axis=-1, workers=-1)
+        spectra = _fft.rfft(_frames(noise, n_fft, hop) * w, axis=-1, workers=-1)
         power = np.mean(np.abs(spectra) ** 2, axis=1)
         magnitude = np.mean(np.abs(spectra), axis=1)
     elif n > 0:
         start = (n_fft - n) // 2  # the middle of the frame, where the window is largest
         padded = np.zeros((noise.shape[0], n_fft))
         padded[:, start : start + n] = noise
-        spectra = scipy.fft.rfft(padded * w, axis=-1)
+        spectra = _fft.rfft(padded * w, axis=-1)
         share = float(np.sum(w**2) / max(np.sum(w[start : start + n] ** 2), 1e-30))
         power = np.abs(spectra) ** 2 * share
         magnitude = np.abs(spectra) * math.sqrt(share)

@@ -35,10 +35,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import scipy.fft
 
 from ..errors import ClarityError, ParameterError
 from ..plugin import Param, Plugin, StreamState, as_channels_first
+from . import _fft
 from .noise_profile import (
     UNSTEADY_REGION_DB,
     NoiseProfile,
@@ -477,7 +477,7 @@ class SpectralSubtraction(Plugin):
             # A multiple of 2·AUTO_OVERLAP (an even hop), 5-smooth for a fast FFT.
             step = 2 * AUTO_OVERLAP
             size = max(2, math.ceil(AUTO_FRAME_S * sample_rate / step))
-            n_fft = step * scipy.fft.next_fast_len(size, real=True)
+            n_fft = step * _fft.next_fast_len(size, real=True)
         hop = self.hop
         if hop is None:
             hop = n_fft // next((o for o in (AUTO_OVERLAP, 4, 2) if n_fft % o == 0), 2)
@@ -781,7 +781,7 @@ class SpectralSubtraction(Plugin):
             ks["counters"],
             fset,
             iset,
-            k.lsa_table(),
+            k.lsa_table() if iset[k.I_METHOD] == _METHOD_CODE["mmse_lsa"] else k.NO_TABLE,
         )
         return gains
 
@@ -807,12 +807,12 @@ class SpectralSubtraction(Plugin):
         out[:, : n_fft - hop] = state.acc
 
         def analyse(a: int, b: int) -> np.ndarray:
-            return scipy.fft.rfft(framed[:, a : b + ahead] * state.w, axis=-1, workers=1)
+            return _fft.rfft(framed[:, a : b + ahead] * state.w, axis=-1, workers=1)
 
         overlap_add = _kernels().overlap_add
 
         def synthesise(spectra: np.ndarray, a: int) -> None:
-            y = scipy.fft.irfft(spectra[:, : spectra.shape[1] - ahead], n_fft, axis=-1, workers=1)
+            y = _fft.irfft(spectra[:, : spectra.shape[1] - ahead], n_fft, axis=-1, workers=1)
             overlap_add(y, state.ws, out[:, a * hop :], hop)
 
         chunks = [(a, min(a + PIPELINE_FRAMES, frames)) for a in range(0, frames, PIPELINE_FRAMES)]
