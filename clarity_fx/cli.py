@@ -60,10 +60,18 @@ def _root(
     """Make recordings clearer: noise reduction, filters, compression, loudness."""
 
 
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False for a path the system refuses (a name past 255 bytes): render says why."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
-    if len(inputs) == 1 and not output.is_dir():
+    if len(inputs) == 1 and not _is_dir(output):
         return [(inputs[0], output)]
-    if not output.is_dir():
+    if not _is_dir(output):
         raise ClarityError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
     pairs = [(path, output / path.name) for path in inputs]
     seen: dict[Path, Path] = {}

@@ -7,6 +7,7 @@ interrupted leaves no file under the final name, and never touches the input.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -352,6 +353,14 @@ def render(
     source = Path(input_path).expanduser()
     target = Path(output_path).expanduser()
     info = open_audio(source)
+    try:
+        target.lstat()
+    except FileNotFoundError:
+        pass
+    except OSError as err:  # a name past 255 bytes, a file used as a folder: say it before any work
+        if err.errno == errno.ENAMETOOLONG:
+            raise AudioFileError(f"{target}: the path is too long; use a shorter one") from None
+        raise AudioFileError(f"{target}: cannot write there ({err.strerror}); choose another output path") from None
     if target.exists() and target.resolve() == source.resolve():
         raise AudioFileError(
             f"{target} is the input file; write to another path (the input is never modified)"

@@ -1096,6 +1096,18 @@ def test_long_and_non_utf8_names_and_unwritable_pictures(tmp_path):
     assert not (tmp_path / "o.wav").exists()  # the picture is checked before the audio is rendered
 
 
+def test_output_names_the_system_refuses_are_one_line(tmp_path):
+    """Found by the fuzzer: -o with a name past 255 bytes was an OSError traceback (Path.is_dir raised)."""
+    source = wav(tmp_path / "in.wav", noise(SR // 4))
+    preset = write_preset(tmp_path / "p.yaml", [{"gain": {"gain_db": -1}}])
+    for output, expect in (("\u00e9" * 130 + ".wav", "the path is too long"),  # 264 bytes
+                           ("in.wav/x.wav", "cannot write there (Not a directory)")):
+        done = run_real(clarity_argv("apply", str(preset), str(source), "-o", output), tmp_path, timeout=60)
+        assert done.code == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "p.yaml"]
+
+
 # --------------------------------------------------------------------------- the stale-temp sweep (#13: 19)
 def test_a_live_render_in_another_pid_namespace_keeps_its_temporary_file(tmp_path):
     """The sweep deleted a live render's temp file when its PID meant nothing here (a container)."""
