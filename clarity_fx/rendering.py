@@ -360,7 +360,9 @@ def render(
     except OSError as err:  # a name past 255 bytes, a file used as a folder: say it before any work
         if err.errno == errno.ENAMETOOLONG:
             raise AudioFileError(f"{target}: the path is too long; use a shorter one") from None
-        raise AudioFileError(f"{target}: cannot write there ({err.strerror}); choose another output path") from None
+        raise AudioFileError(
+            f"{target}: cannot write there ({err.strerror}); choose another output path"
+        ) from None
     if target.exists() and target.resolve() == source.resolve():
         raise AudioFileError(
             f"{target} is the input file; write to another path (the input is never modified)"
