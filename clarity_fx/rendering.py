@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio_io import BackgroundWriter, _writer_options, open_audio, read_blocks, write_audio
+from .audio_io import BackgroundWriter, _writer_options, expand_user, open_audio, read_blocks, write_audio
 from .errors import AudioFileError
 
 __all__ = [
@@ -350,8 +350,8 @@ def render(
     from .plugin import RenderContext, rendering_with
 
     started = time.perf_counter()
-    source = Path(input_path).expanduser()
-    target = Path(output_path).expanduser()
+    source = expand_user(input_path)
+    target = expand_user(output_path)
     info = open_audio(source)
     try:
         target.lstat()
