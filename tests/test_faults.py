@@ -1108,6 +1108,42 @@ def test_output_names_the_system_refuses_are_one_line(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "p.yaml"]
 
 
+def test_unknown_users_newlines_and_unicode_digits_are_one_line(tmp_path):
+    """Found by the fuzzer: '~nobody/x' raised RuntimeError (pathlib), a name with a newline split the
+    error over two lines, and --set '¹.x=1' raised ValueError from int()."""
+    source = wav(tmp_path / "in.wav", noise(SR // 4))
+    preset = write_preset(tmp_path / "p.yaml", [{"gain": {"gain_db": -1}}])
+    for args, expect in (
+        (("~nobody-here/in.wav", "-o", "o.wav"), "~nobody-here/in.wav: no such file"),
+        ((str(source), "-o", "~nobody-here/o.wav"), "~nobody-here: output folder does not exist"),
+        (("take\n1.wav", "-o", "o.wav"), "take\\n1.wav: no such file"),
+        ((str(source), "-o", "o.wav", "--set", "\u00b9.gain_db=1"), "no stage '\u00b9'"),
+        ((str(source), "-o", "o.wav", "--set", "--1.gain_db=1"), "no stage '--1'"),
+    ):
+        done = run_real(clarity_argv("apply", str(preset), *args), tmp_path, timeout=60)
+        assert done.code == 2 and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and expect in done.stderr, done.stderr
+    done = run_real(clarity_argv("analyze", "~nobody-here/in.wav"), tmp_path, timeout=60)
+    assert done.code == 2 and "no such file" in done.stderr, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.wav", "p.yaml"]
+
+
+def test_parameter_edges_the_fuzzer_found_render_or_refuse_at_once():
+    """release_ms=5e-324 divided by zero at the first block; noise_clip=inf and a hop that does not fit
+    the automatic n_fft raised TypeError-like errors mid-render instead of a ParameterError."""
+    from clarity_fx import HardKneeCompressor, SpectralSubtraction
+    from clarity_fx.errors import ParameterError
+
+    x = noise(SR // 5).astype(np.float32) * 0.1
+    for name in ("attack_ms", "release_ms"):
+        out = HardKneeCompressor(**{name: 5e-324})(x, SR)
+        assert out.shape == x.shape and np.isfinite(out).all()
+    with pytest.raises(ParameterError, match="noise_clip must be an audio array"):
+        SpectralSubtraction(noise_clip=float("inf"))
+    with pytest.raises(ParameterError, match="hop=3000 does not fit n_fft"):
+        SpectralSubtraction(hop=3000, adaptive=True)(x, SR)
+
+
 # --------------------------------------------------------------------------- the stale-temp sweep (#13: 19)
 def test_a_live_render_in_another_pid_namespace_keeps_its_temporary_file(tmp_path):
     """The sweep deleted a live render's temp file when its PID meant nothing here (a container)."""
