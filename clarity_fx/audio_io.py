@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from ._paths import expand_user
 from .errors import AudioFileError
 
 __all__ = [
@@ -364,7 +365,7 @@ def open_audio(path: str | os.PathLike[str], *, what: str = "audio") -> AudioInf
     >>> info.sample_rate, info.channels, info.frames  # doctest: +SKIP
     (48000.0, 2, 480000)
     """
-    path = Path(path).expanduser()
+    path = expand_user(path)
     label = _label(path, what)
     _vet_path(path, label)
     with open(path, "rb") as f:
@@ -1095,7 +1096,7 @@ def write_audio(
         The disk is full, the folder is not writable, or the format cannot be written.
         Nothing is left under ``target`` or beside it.
     """
-    target = Path(target).expanduser()
+    target = expand_user(target)
     with atomic_output(target) as tmp:
         writer = AudioWriter(tmp, target, sample_rate, channels, dict(options or {}))
         try:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ._paths import expand_user
 from .errors import ClarityError
 
 __all__ = [
@@ -308,9 +309,9 @@ def _audio_files(candidates: Iterable[Path], base: Path, out_dir: Path | None) -
 
 def _expand(text: str, out_dir: Path | None) -> tuple[list[tuple[Path, Path]], str | None]:
     """``(input, path relative to its base)`` pairs for one INPUT, or why there are none."""
-    path = Path(text).expanduser()
+    path = expand_user(text)
     if _has_magic(text) and not path.exists():
-        parts = Path(text).expanduser().parts
+        parts = expand_user(text).parts
         fixed = [p for p in parts[: next(i for i, p in enumerate(parts) if _has_magic(p))]]
         base = Path(*fixed) if fixed else Path(".")
         matches = _audio_files((Path(p) for p in glob.glob(str(path), recursive=True)), base, out_dir)
@@ -378,7 +379,7 @@ def plan_outputs(inputs: Iterable[str | os.PathLike[str]], out_dir: str | os.Pat
     """
     from .audio_io import WRITE_FORMATS
 
-    out_dir = Path(out_dir).expanduser()
+    out_dir = expand_user(out_dir)
     try:
         out_resolved: Path | None = _resolved(out_dir)
     except OSError:
@@ -740,7 +741,7 @@ def batch(
     if _asks_for_a_key(spec.chain_spec):
         raise ClarityError(f"{spec.name} ducks under a key (keyed: true), and batch cannot give each file "
                            f"its own; run 'clarity apply {spec.name} music.wav --key voice.wav' per file")
-    out_path = Path(out_dir).expanduser()
+    out_path = expand_user(out_dir)
     _check_suffix(suffix)
     if scheduler is None:
         _prepare_out_dir(out_path)

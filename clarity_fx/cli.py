@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
+from ._paths import expand_user
 from .errors import ClarityError
 
 app = typer.Typer(
@@ -60,10 +61,18 @@ def _root(
     """Make recordings clearer: noise reduction, filters, compression, loudness."""
 
 
+def _is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False for a path the system refuses (a name past 255 bytes): render says why."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _outputs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
-    if len(inputs) == 1 and not output.is_dir():
+    if len(inputs) == 1 and not _is_dir(output):
         return [(inputs[0], output)]
-    if not output.is_dir():
+    if not _is_dir(output):
         raise ClarityError(f"{output}: with {len(inputs)} inputs, -o must be an existing folder")
     pairs = [(path, output / path.name) for path in inputs]
     seen: dict[Path, Path] = {}
@@ -230,7 +239,7 @@ def plugins(
     if vst3 is not None:
         from .preset import load_vst3
 
-        path = vst3.expanduser()
+        path = expand_user(vst3)
         if not path.exists():
             raise ClarityError(f"{path}: VST3 plugin not found; check the path")
         plugin = load_vst3(path, {})
@@ -598,6 +607,18 @@ def _click_errors() -> tuple[type[BaseException], type[BaseException]]:
     return ClickException, typer.Abort
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (a file name may hold a newline): one line on a terminal.
+
+    Examples
+    --------
+    >>> one_line("take\n1.wav: no such file")
+    'take\\n1.wav: no such file'
+    """
+    return "".join(c.encode("unicode_escape").decode("ascii") if c < " " or "\x7f" <= c <= "\x9f" else c
+                   for c in text)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: a user error is one line on stderr and exit status 2, no traceback."""
     import signal
@@ -620,10 +641,10 @@ def main(argv: list[str] | None = None) -> None:
         else:
             where = getattr(getattr(err, "ctx", None), "command_path", None) or "clarity"
             message = err.format_message().rstrip(".")
-            typer.echo(f"clarity: error: {message}; see '{where} --help'", err=True)
+            typer.echo(one_line(f"clarity: error: {message}; see '{where} --help'"), err=True)
             code = err.exit_code
     except ClarityError as err:
-        typer.echo(f"clarity: error: {err}", err=True)
+        typer.echo(one_line(f"clarity: error: {err}"), err=True)
         code = 2
     except _Interrupted as stop:
         typer.echo(f"clarity: {stop}", err=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._paths import expand_user
 from .errors import ClarityError
 
 __all__ = ["TrackReport", "master", "find_loudness_stage", "AUDIO_SUFFIXES"]
@@ -130,7 +131,7 @@ def master(
     from .rendering import render
 
     files = _collect(inputs)
-    target_dir = Path(out_dir).expanduser()
+    target_dir = expand_user(out_dir)
     spec = load_preset_spec(preset, overrides or [])
     outputs = [_output_path(path, target_dir, suffix, output_format) for path in files]
     if len(set(outputs)) != len(outputs):
@@ -175,7 +176,7 @@ def _applied_gain(result: Any, where: tuple[int, ...]) -> float:
 def _collect(inputs: list[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
-        path = Path(item).expanduser()
+        path = expand_user(item)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
             if not found:

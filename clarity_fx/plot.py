@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from ._paths import expand_user
 from .errors import ParameterError
 from .response import (  # noqa: F401 - re-exported: the numbers that plot_response draws
     LINEAR_TYPES,
@@ -408,7 +409,7 @@ class SpectrogramPlot:
 
 
 def _check_output(path: str | os.PathLike[str], width_px: Any, height_px: Any) -> tuple[Path, int, int]:
-    out = Path(path).expanduser()
+    out = expand_user(path)
     if out.suffix.lower() != ".png":
         raise ParameterError(f"{out}: plots are PNG images; give a path ending in .png")
     if not out.parent.is_dir():
@@ -446,7 +447,7 @@ def check_picture_path(path: str | os.PathLike[str]) -> Path:
     """
     import tempfile
 
-    out = Path(path).expanduser()
+    out = expand_user(path)
     if out.suffix.lower() != ".png":
         raise ParameterError(f"{out}: plots are PNG images; give a path ending in .png")
     if not out.parent.is_dir():

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from ._paths import expand_user
 from .errors import ClarityError, ParameterError, PluginLoadError, PresetError
 from .registry import get_type, processor_types, suggest, type_name_of
 
@@ -545,7 +546,7 @@ def find_preset(name_or_path: str | os.PathLike[str]) -> Path:
         Neither a file nor a known name, with a suggestion.
     """
     text = str(name_or_path)
-    path = Path(text).expanduser()
+    path = expand_user(text)
     if path.suffix in (".yaml", ".yml") or os.sep in text:
         if path.exists() or path.is_symlink():
             return path  # read_preset_text says what is wrong with a folder, a FIFO or a loop
@@ -671,7 +672,7 @@ def listen_removed(preset: Preset, selector: str) -> None:
 
 def _select(preset: Preset, selector: str, text: str) -> dict[str, Any]:
     items = preset.chain_spec
-    if selector.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]+", selector):  # not str.isdigit: "¹" and "--1" are digits to it
         index = int(selector)
         if not -len(items) <= index < len(items):
             raise PresetError(f"{text}: the chain has {len(items)} items (0..{len(items) - 1})")
@@ -886,7 +887,7 @@ def save_preset(chain: Any, path: str | os.PathLike[str], name: str | None = Non
     """
     from .audio_io import atomic_output
 
-    target = Path(path).expanduser()
+    target = expand_user(path)
     if not target.parent.is_dir():
         raise ClarityError(f"{target.parent}: folder does not exist; create it first")
     # Files sit beside the preset and are named relative to it, so the folder can move.

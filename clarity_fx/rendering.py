@@ -7,6 +7,7 @@ interrupted leaves no file under the final name, and never touches the input.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio_io import BackgroundWriter, _writer_options, open_audio, read_blocks, write_audio
+from .audio_io import BackgroundWriter, _writer_options, expand_user, open_audio, read_blocks, write_audio
 from .errors import AudioFileError
 
 __all__ = [
@@ -349,9 +350,19 @@ def render(
     from .plugin import RenderContext, rendering_with
 
     started = time.perf_counter()
-    source = Path(input_path).expanduser()
-    target = Path(output_path).expanduser()
+    source = expand_user(input_path)
+    target = expand_user(output_path)
     info = open_audio(source)
+    try:
+        target.lstat()
+    except FileNotFoundError:
+        pass
+    except OSError as err:  # a name past 255 bytes, a file used as a folder: say it before any work
+        if err.errno == errno.ENAMETOOLONG:
+            raise AudioFileError(f"{target}: the path is too long; use a shorter one") from None
+        raise AudioFileError(
+            f"{target}: cannot write there ({err.strerror}); choose another output path"
+        ) from None
     if target.exists() and target.resolve() == source.resolve():
         raise AudioFileError(
             f"{target} is the input file; write to another path (the input is never modified)"

@@ -22,7 +22,7 @@ UPPER = {
     "batching", "mastering", "preset", "isolate", "schema",
 }
 #: Modules at the bottom, beside the DSP of clarity_fx.processors (those present are checked).
-LEAVES = {"errors", "bs1770", "validate", "plugin", "keys", "audio_io"}
+LEAVES = {"errors", "_paths", "bs1770", "validate", "plugin", "keys", "audio_io"}
 #: Imported by nothing that ``import clarity_fx`` or ``clarity --help`` loads, at module level.
 HEAVY = ("numba", "matplotlib", "scipy.signal")
 

@@ -392,7 +392,9 @@ def test_profile_errors(tmp_path):
     with pytest.raises(AudioFileError, match="does not exist"):
         SpectralSubtraction(noise_profile=str(tmp_path / "missing.npz"))
     with pytest.raises(AudioFileError, match="noise clip .*missing.wav: no such file"):
-        SpectralSubtraction(noise_clip=str(tmp_path / "missing.wav")).process(white(100), SR)
+        SpectralSubtraction(noise_clip=str(tmp_path / "missing.wav"))  # at once, not at the first block
+    with pytest.raises(ParameterError, match="noise_clip must be an audio array"):
+        SpectralSubtraction(noise_clip=float("inf"))
 
 
 # --------------------------------------------------------------------------- channels

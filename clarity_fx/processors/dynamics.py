@@ -111,9 +111,10 @@ def time_constant_coefficient(time_ms: float, sample_rate: float) -> float:
     ``1 − 1/e`` (63.2 %) of a step in ``τ`` seconds. ``τ = 0``
     gives ``α = 0``: no smoothing.
     """
-    if time_ms <= 0.0:
+    samples = time_ms * 1e-3 * sample_rate
+    if not samples > 0.0:  # also a time so small (5e-324 ms) that the product underflows to 0
         return 0.0
-    return math.exp(-1.0 / (time_ms * 1e-3 * sample_rate))
+    return math.exp(-1.0 / samples)
 
 
 # --------------------------------------------------------------------------- true peak

@@ -430,7 +430,7 @@ class SpectralSubtraction(Plugin):
     )
     linked = Param(True, kind=bool, help="One profile and gain for all channels (keeps the image).")
 
-    _CHECKED = ("n_fft", "hop", "noise_start_s", "noise_end_s", "noise_profile")
+    _CHECKED = ("n_fft", "hop", "noise_start_s", "noise_end_s", "noise_profile", "noise_clip")
 
     def __init__(self, **params: Any) -> None:
         self._ready = False
@@ -468,6 +468,28 @@ class SpectralSubtraction(Plugin):
                 f"noise_end_s={end:g} s must be after noise_start_s={self.noise_start_s:g} s"
             )
         self._profile_param()  # a bad path or type fails now, not at the first block
+        self._check_clip()
+
+    def _check_clip(self) -> None:
+        """A ``noise_clip`` that cannot be audio (a number, a missing file) fails now, not at the render."""
+        clip = self.noise_clip
+        if clip is None:
+            return
+        if isinstance(clip, (str, os.PathLike)):
+            from ..audio_io import open_audio
+
+            open_audio(clip, what="noise clip")  # like a missing noise_profile: an AudioFileError now
+            return
+        try:
+            array = np.asarray(clip)
+            usable = array.ndim in (1, 2) and array.size > 0 and array.dtype.kind in "iuf"
+        except (TypeError, ValueError):
+            usable = False
+        if not usable:
+            raise ParameterError(
+                f"noise_clip must be an audio array (1-D, or 2-D channels and samples) or a file path, "
+                f"not {type(clip).__name__} {str(clip)[:40]}"
+            )
 
     # ------------------------------------------------------------------ STFT geometry
     def stft_size(self, sample_rate: float) -> tuple[int, int]:
@@ -481,6 +503,11 @@ class SpectralSubtraction(Plugin):
         hop = self.hop
         if hop is None:
             hop = n_fft // next((o for o in (AUTO_OVERLAP, 4, 2) if n_fft % o == 0), 2)
+        elif n_fft % hop or hop > n_fft // 2 or n_fft // hop > MAX_OVERLAP:  # a hop for the automatic n_fft
+            raise ParameterError(
+                f"hop={hop} does not fit n_fft={n_fft} (chosen for {sample_rate:g} Hz): it must divide "
+                f"n_fft, be at most n_fft/2 and at least n_fft/{MAX_OVERLAP}; set n_fft too, or unset hop"
+            )
         return n_fft, hop
 
     def _region(self, sample_rate: float) -> tuple[int, int]:
