@@ -175,7 +175,10 @@ def _native_name(path: str | os.PathLike[str]) -> str:
 
 
 def _label(path: Path, what: str) -> str:
-    return str(path) if what == "audio" else f"{what} {path}"
+    """How messages name a file: its role and its path, control characters escaped (one line)."""
+    shown = "".join(c.encode("unicode_escape").decode("ascii") if c < " " or "\x7f" <= c <= "\x9f" else c
+                    for c in str(path))
+    return shown if what == "audio" else f"{what} {shown}"
 
 
 def _first_line(err: BaseException) -> str:
@@ -389,6 +392,31 @@ def open_audio(path: str | os.PathLike[str], *, what: str = "audio") -> AudioInf
     return info
 
 
+@contextmanager
+def _decoder_chatter_silenced() -> Iterator[None]:
+    """Keep libsndfile's decoders (mpg123's "Note: Trying to resync...") off the user's stderr.
+
+    They write to file descriptor 2 directly, so the one-line error would become four. Only the
+    open is covered: it is short, and the refusal, if any, is said by clarity itself.
+    """
+    import sys
+
+    try:
+        saved = os.dup(2)
+        quiet = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    sys.stderr.flush()
+    os.dup2(quiet, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(quiet)
+
+
 class _LibsndfileRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -400,7 +428,8 @@ def _open_with_libsndfile(path: Path, head: bytes, what: str) -> AudioInfo:
 
     label = _label(path, what)
     try:
-        f = soundfile.SoundFile(_native_name(path))
+        with _decoder_chatter_silenced():
+            f = soundfile.SoundFile(_native_name(path))
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as err:
         raise _LibsndfileRefused(_libsndfile_reason(err)) from None
     with f:

@@ -97,6 +97,7 @@ class NativeStage(Plugin):
         self.plugin.reset()
 
     def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        _check_nyquist(self.plugin, sample_rate)
         self.plugin.reset()
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
@@ -201,6 +202,30 @@ class NativeStage(Plugin):
             return audio.copy()
         # pedalboard's own whole-buffer call compensates latency; streaming equals it.
         return self._call(audio, sample_rate, buffer_size, reset=True)
+
+
+#: pedalboard filters whose JUCE IIR design turns to NaN at or above Nyquist (a 30 kHz low-pass at 48 kHz).
+NYQUIST_BOUND = ("HighpassFilter", "LowpassFilter", "HighShelfFilter", "LowShelfFilter", "PeakFilter")
+
+
+def _check_nyquist(plugin: Any, sample_rate: float) -> None:
+    """Refuse a built-in filter whose corner the audio's rate cannot hold (ours check their own)."""
+    plugins = list(plugin) if isinstance(plugin, pedalboard.PluginContainer) else [plugin]
+    for item in plugins:
+        if isinstance(item, pedalboard.PluginContainer):
+            _check_nyquist(item, sample_rate)
+            continue
+        if type(item).__name__ not in NYQUIST_BOUND:
+            continue
+        cutoff = float(item.cutoff_frequency_hz)
+        if cutoff >= sample_rate / 2:
+            from .errors import ParameterError
+            from .registry import snake_case
+
+            raise ParameterError(
+                f"{snake_case(type(item).__name__)}.cutoff_frequency_hz={cutoff:g} Hz is at or above "
+                f"Nyquist ({sample_rate / 2:g} Hz) for this {sample_rate:g} Hz audio; lower it"
+            )
 
 
 def as_stage(item: Any) -> Plugin:

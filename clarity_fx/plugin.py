@@ -150,7 +150,7 @@ class Param:
             ):
                 raise ParameterError(f"{where} must be a number, not {value!r}")
             if self.kind is int:
-                if float(value) != int(value):
+                if not math.isfinite(float(value)) or float(value) != int(value):
                     raise ParameterError(f"{where} must be a whole number, not {value!r}")
                 value = int(value)
             else:
@@ -301,7 +301,12 @@ def frequency_param(help: str) -> Param:
     -------
     Param
     """
-    return Param(None, unit="Hz", minimum=0.0, exclusive_minimum=True, nullable=True, help=help)
+    # 1 mHz: below it a first-order corner overflows (1/(1+jf/fc)) and scipy refuses the design.
+    return Param(None, unit="Hz", minimum=MIN_FREQUENCY_HZ, nullable=True, help=help)
+
+
+#: Lowest corner frequency a filter parameter takes: far below hearing, far above float trouble.
+MIN_FREQUENCY_HZ = 0.001
 
 
 # --------------------------------------------------------------------------- the base class

@@ -64,21 +64,28 @@ BUILTIN_RANGES: dict[str, dict[str, tuple[float | None, float | None, bool]]] = 
                "feedback": (-1, 1, False), "mix": (0, 1, False)},
     "compressor": {"ratio": (1, None, False), "attack_ms": (0, None, False), "release_ms": (0, None, False)},
     "delay": {"delay_seconds": (0, 30, False), "feedback": (0, 1, False), "mix": (0, 1, False)},
-    "high_shelf_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
+    # Gains beyond +-120 dB only overflow float32 (NaN out); a real EQ or gain needs far less.
+    "gain": {"gain_db": (-120, 120, False)},
+    "high_shelf_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True),
+                          "gain_db": (-120, 120, False)},
     "highpass_filter": {"cutoff_frequency_hz": (0, None, True)},
     "ladder_filter": {"cutoff_hz": (0, None, True), "resonance": (0, 1, False), "drive": (1, None, False)},
     "limiter": {"release_ms": (0, None, False)},
-    "low_shelf_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
+    "low_shelf_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True),
+                         "gain_db": (-120, 120, False)},
     "lowpass_filter": {"cutoff_frequency_hz": (0, None, True)},
     # LAME refuses V10 at the first block ("failed to set variable bit rate quality to 10").
     "mp3_compressor": {"vbr_quality": (0, 9.998046875, False)},  # 10 - 2**-9, exact in float32
     "noise_gate": {"ratio": (1, None, False), "attack_ms": (0, None, False), "release_ms": (0, None, False)},
-    "peak_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True)},
+    # JUCE's peak filter gives NaN below about -95 dB of gain (measured at -100 and -120).
+    "peak_filter": {"cutoff_frequency_hz": (0, None, True), "q": (0, None, True),
+                    "gain_db": (-80, 80, False)},
     "phaser": {"rate_hz": (0, 100, False), "depth": (0, 1, False), "centre_frequency_hz": (0, None, True),
                "feedback": (-1, 1, False), "mix": (0, 1, False)},
     "pitch_shift": {"semitones": (-72, 72, False)},
-    # Below 1 Hz JUCE's resampler throws std::bad_alloc; above 1.536 MHz the work per sample explodes.
-    "resample": {"target_sample_rate": (1, 1_536_000, False)},
+    # Below 1 kHz JUCE's resampler holds its tail for ever (0.001 Hz: std::bad_alloc); above
+    # 1.536 MHz the work per sample explodes.
+    "resample": {"target_sample_rate": (1000, 1_536_000, False)},
     "reverb": {name: (0, 1, False) for name in
                ("room_size", "damping", "wet_level", "dry_level", "width", "freeze_mode")},
 }

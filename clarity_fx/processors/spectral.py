@@ -450,6 +450,10 @@ class SpectralSubtraction(Plugin):
     def _check_combination(self) -> None:
         """Checks across parameters, run whenever one of them is set (after the constructor)."""
         n_fft, hop = self.n_fft, self.hop
+        if hop is not None and n_fft is None:
+            # The automatic n_fft depends on the rate, so a hop alone is checkable only at render.
+            raise ParameterError(f"hop={hop} needs n_fft too (a hop must divide it): give both, e.g. "
+                                 f"n_fft={4 * hop}, hop={hop}")
         if n_fft is not None and n_fft % 2:
             raise ParameterError(f"n_fft={n_fft} must be even: use {n_fft + 1}")
         if n_fft is not None and hop is not None and (n_fft % hop or hop > n_fft // 2):
