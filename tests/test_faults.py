@@ -1215,3 +1215,25 @@ def test_a_file_named_mp3_that_is_not_one_is_refused_in_one_line(tmp_path):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "take.mp3" in done.stderr, done.stderr
+
+
+# ----------------------------------------------------------------- ordinary MP3s everywhere (#13: 4)
+def test_an_ffmpeg_mp3_goes_through_apply_batch_master_and_key(tmp_path):
+    """Every ordinary MP3 was refused as truncated by apply, batch, master and --key."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg); CI installs it")
+    (tmp_path / "album").mkdir()
+    source = wav(tmp_path / "take.wav", noise(SR, seed=5), subtype="PCM_16")
+    mp3 = tmp_path / "album" / "take.mp3"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(source), str(mp3)], check=True)  # its defaults
+    env = {**os.environ, "COLUMNS": "250"}
+    for args in (["apply", "telephone-band", str(mp3), "-o", str(tmp_path / "a.flac")],
+                 ["batch", "telephone-band", str(mp3), "--out-dir", str(tmp_path / "b"), "--format", "flac"],
+                 ["master", str(tmp_path / "album"), "-o", str(tmp_path / "m"), "--format", "flac"],
+                 ["apply", "podcast-duck", str(source), "--key", str(mp3), "-o", str(tmp_path / "k.wav")]):
+        done = subprocess.run(clarity_argv(*args), capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args[0], done.stdout, done.stderr)
+    for out in (tmp_path / "a.flac", tmp_path / "b" / "take.flac", tmp_path / "m" / "take.flac"):
+        assert sf.info(str(out)).frames == SR  # the MP3's true length: encoder delay and padding trimmed
+    assert sf.info(str(tmp_path / "k.wav")).frames == SR
