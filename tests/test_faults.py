@@ -611,8 +611,14 @@ def test_nested_key_chains_validate_in_linear_time(tmp_path):
 def test_preset_numbers_are_read_as_a_user_means_them(text, expect):
     from clarity_fx.preset import parse_preset
 
-    preset = parse_preset(f"name: n\nchain:\n  - gain: {{gain_db: {text}}}\n", "n.yaml")
-    assert preset.chain_spec[0]["gain"]["gain_db"] == expect
+    # release_ms takes any non-negative number; -2.5e1 is read, then refused as negative
+    text_item = f"name: n\nchain:\n  - limiter: {{release_ms: {text}}}\n"
+    if expect < 0:
+        with pytest.raises(ClarityError, match=r"n.yaml:3: limiter.release_ms=-25 .*out of range"):
+            parse_preset(text_item, "n.yaml")
+        return
+    preset = parse_preset(text_item, "n.yaml")
+    assert preset.chain_spec[0]["limiter"]["release_ms"] == expect
 
 
 def test_preset_numbers_beyond_range_and_text_are_refused_as_such():
