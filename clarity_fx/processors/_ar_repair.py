@@ -24,9 +24,23 @@ class HopRepair(Plugin):
     work buffer in place).
     """
 
+    #: The parameter, in ms, that bounds what one repair may span (``max_click_ms``, ``max_run_ms``).
+    reach_param = ""
+
     def _geometry(self, sample_rate: float) -> tuple[int, int, int]:
-        """``(window, hop, lookahead)`` in samples at ``sample_rate``."""
-        raise NotImplementedError
+        """``(window, hop, lookahead)`` in samples at ``sample_rate``.
+
+        The look-ahead holds the longest repair plus ``2p`` samples of context on
+        its far side (``p`` the AR order); the window is at least ``4p`` and holds
+        a hop, the look-ahead and ``p`` more.
+        """
+        p = self.ar_order
+        reach = max(1, round(getattr(self, self.reach_param) * 1e-3 * sample_rate))
+        lookahead = reach + 2 * p
+        window = max(round(self.window_ms * 1e-3 * sample_rate), 4 * p)
+        hop = max(window // 2, 1)
+        window = max(window, hop + lookahead + p)
+        return window, hop, lookahead
 
     def _repair(
         self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray

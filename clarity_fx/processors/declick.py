@@ -108,6 +108,8 @@ class Declick(HopRepair):
     True
     """
 
+    reach_param = "max_click_ms"
+
     threshold_db = Param(
         22.0, unit="dB", minimum=6.0, maximum=60.0,
         help="How far above the robust interpolation-error level a click must be.",
@@ -125,15 +127,6 @@ class Declick(HopRepair):
     def conformance_example(cls) -> Declick:
         """An engaged example for the shared conformance tests (the noise has outliers)."""
         return cls(threshold_db=12.0)
-
-    def _geometry(self, sample_rate: float) -> tuple[int, int, int]:
-        p = self.ar_order
-        reach = max(1, round(self.max_click_ms * 1e-3 * sample_rate))
-        lookahead = reach + 2 * p
-        window = max(round(self.window_ms * 1e-3 * sample_rate), 4 * p)
-        hop = max(window // 2, 1)
-        window = max(window, hop + lookahead + p)
-        return window, hop, lookahead
 
     def _repair(
         self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray

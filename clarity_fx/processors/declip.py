@@ -109,6 +109,8 @@ class Declip(HopRepair):
     True
     """
 
+    reach_param = "max_run_ms"
+
     tolerance_db = Param(
         0.001, unit="dB", minimum=0.0, maximum=3.0, help="How close to the peak a clipped sample must be."
     )
@@ -127,15 +129,6 @@ class Declip(HopRepair):
     def conformance_example(cls) -> Declip:
         """An engaged example for the shared conformance tests (the noise is clipped)."""
         return _ClippingDeclip()
-
-    def _geometry(self, sample_rate: float) -> tuple[int, int, int]:
-        p = self.ar_order
-        reach = max(1, round(self.max_run_ms * 1e-3 * sample_rate))
-        lookahead = reach + 2 * p
-        window = max(round(self.window_ms * 1e-3 * sample_rate), 4 * p)
-        hop = max(window // 2, 1)
-        window = max(window, hop + lookahead + p)
-        return window, hop, lookahead
 
     def _repair(
         self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray
