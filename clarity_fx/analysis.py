@@ -2,22 +2,9 @@
 
 The meters live in :mod:`clarity_fx.meters` and the standard's tables in
 :mod:`clarity_fx.bs1770`; this module builds the report from them (their
-names are re-exported here). Loudness follows ITU-R BS.1770-4 and the EBU meter definitions built on it:
-
-- K-weighting: a high shelf (head effect) then a high-pass (RLB curve), each a
-  biquad re-derived for the sample rate from its analog prototype;
-- per-channel mean square ``z_i`` over gating blocks of ``T_G`` = 400 ms that
-  overlap by 75 %, weighted by ``G_i`` (1.0 for L, R, C; 1.41 for Ls, Rs);
-- block loudness ``l_j = -0.691 + 10 log10(sum_i G_i z_ij)``;
-- integrated loudness: blocks above the absolute gate ``GAMMA_A`` (-70 LKFS),
-  then above the relative gate ``GAMMA_R`` (10 LU under the absolute-gated
-  loudness);
-- momentary (400 ms) and short-term (3 s) loudness per EBU Tech 3341, updated
-  every 100 ms; their maxima are reported;
-- loudness range (LRA) per EBU Tech 3342 from the short-term values.
-
-True peak follows BS.1770-4 Annex 2: 4x oversampling with the Annex's 48-tap
-polyphase interpolator (2x above 176.4 kHz, as the Annex allows).
+names are re-exported here). The meters' module docstring walks through the
+standard's steps (K-weighting, gating, momentary and short-term loudness, LRA,
+the Annex 2 true peak).
 
 All meters stream: :meth:`add` takes ``(channels, n)`` float blocks one by one
 and :meth:`result` reports; filter states carry across blocks, so results do

@@ -48,6 +48,7 @@ import numpy as np
 
 from ._paths import expand_user
 from .errors import AudioFileError
+from .validate import first_bad_frame
 
 __all__ = [
     "AudioInfo",
@@ -561,9 +562,8 @@ def _vet_samples(block: np.ndarray, start: int, info: AudioInfo) -> None:
     high, low = block.max(), block.min()  # NaN propagates through both
     if high <= MAX_ABS_SAMPLE and low >= -MAX_ABS_SAMPLE:
         return
-    finite = np.isfinite(block)
-    if not finite.all():
-        bad = int(np.argmax(~finite.all(axis=0)))
+    bad = first_bad_frame(block)
+    if bad is not None:
         raise AudioFileError(
             f"{info.label} has NaN or infinite samples from {(start + bad) / info.sample_rate:.3f} s; "
             "repair the file (e.g. re-export it as 24-bit integer)"
@@ -958,11 +958,11 @@ class AudioWriter:
             The disk is full, or the block holds NaN or infinite samples (a file
             of them is no recording: nothing is written).
         """
-        if not np.isfinite(block).all():
-            bad = int(np.argmax(~np.isfinite(block).all(axis=0))) + self.frames
+        bad = first_bad_frame(block)
+        if bad is not None:
             raise AudioFileError(
-                f"{self.target}: the chain produced NaN or infinite samples from frame {bad}; nothing "
-                "was written: lower the gains (or automation) that overflow"
+                f"{self.target}: the chain produced NaN or infinite samples from frame "
+                f"{bad + self.frames}; nothing was written: lower the gains (or automation) that overflow"
             )
         if self._integer_pcm:
             block = _as_pcm32(block)

@@ -138,6 +138,22 @@ def as_channels_first(
     return audio, is_last, a.ndim
 
 
+def first_bad_frame(audio: np.ndarray) -> int | None:
+    """The first frame of ``(channels, n)`` audio that holds a NaN or an infinity, or None.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray
+        ``(channels, n)`` block.
+
+    Returns
+    -------
+    int or None
+    """
+    finite = np.isfinite(audio)
+    return None if finite.all() else int(np.argmax(~finite.all(axis=0)))
+
+
 def check_finite(audio: np.ndarray, sample_rate: float, offset: int = 0) -> None:
     """Raise a ParameterError naming where ``(channels, n)`` audio first has a NaN or infinity.
 
@@ -150,9 +166,8 @@ def check_finite(audio: np.ndarray, sample_rate: float, offset: int = 0) -> None
     offset : int, optional
         Samples before this block in its stream.
     """
-    finite = np.isfinite(audio)
-    if not finite.all():
-        bad = int(np.argmax(~finite.all(axis=0)))
+    bad = first_bad_frame(audio)
+    if bad is not None:
         raise ParameterError(
             f"audio has NaN or infinite samples from {(offset + bad) / sample_rate:.3f} s; "
             "fix the source first"
