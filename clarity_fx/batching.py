@@ -198,8 +198,7 @@ def _render(task: Task) -> Any:
     from .rendering import render
 
     spec = _parsed(task.preset_text, task.preset_source)
-    spec.check_input(task.input)
-    chain = spec.build()
+    chain = spec.build_for(task.input)
     try:
         task.output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:

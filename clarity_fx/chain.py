@@ -204,28 +204,29 @@ class NativeStage(Plugin):
         return self._call(audio, sample_rate, buffer_size, reset=True)
 
 
-#: pedalboard filters whose JUCE IIR design turns to NaN at or above Nyquist (a 30 kHz low-pass at 48 kHz).
-NYQUIST_BOUND = ("HighpassFilter", "LowpassFilter", "HighShelfFilter", "LowShelfFilter", "PeakFilter")
-
-
 def _check_nyquist(plugin: Any, sample_rate: float) -> None:
-    """Refuse a built-in filter whose corner the audio's rate cannot hold (ours check their own)."""
+    """Refuse a built-in filter whose corner the audio's rate cannot hold (ours check their own).
+
+    The parameters checked are :data:`clarity_fx.registry.BUILTIN_BELOW_NYQUIST`, the list a
+    preset's frequencies are resolved by (:mod:`clarity_fx.rates`).
+    """
+    from .registry import BUILTIN_BELOW_NYQUIST, snake_case
+
     plugins = list(plugin) if isinstance(plugin, pedalboard.PluginContainer) else [plugin]
     for item in plugins:
         if isinstance(item, pedalboard.PluginContainer):
             _check_nyquist(item, sample_rate)
             continue
-        if type(item).__name__ not in NYQUIST_BOUND:
-            continue
-        cutoff = float(item.cutoff_frequency_hz)
-        if cutoff >= sample_rate / 2:
-            from .errors import ParameterError
-            from .registry import snake_case
+        kind = snake_case(type(item).__name__)
+        for name in BUILTIN_BELOW_NYQUIST.get(kind, ()):
+            cutoff = float(getattr(item, name))
+            if cutoff >= sample_rate / 2:
+                from .errors import ParameterError
 
-            raise ParameterError(
-                f"{snake_case(type(item).__name__)}.cutoff_frequency_hz={cutoff:g} Hz is at or above "
-                f"Nyquist ({sample_rate / 2:g} Hz) for this {sample_rate:g} Hz audio; lower it"
-            )
+                raise ParameterError(
+                    f"{kind}.{name}={cutoff:g} Hz is at or above "
+                    f"Nyquist ({sample_rate / 2:g} Hz) for this {sample_rate:g} Hz audio; lower it"
+                )
 
 
 def as_stage(item: Any) -> Plugin:

@@ -148,9 +148,8 @@ def apply(
                 dict(key=key, bit_depth=bit_depth, quality=quality, buffer_size=buffer_size),
             )
             continue
-        chain = spec.build()
+        chain = spec.build_for(source)
         traced = _plotted_compressor(chain) if plot is not None else None
-        spec.check_input(source)
         result = render(
             source,
             target,
@@ -378,7 +377,8 @@ def response(
     from .preset import load_preset_spec
 
     spec = load_preset_spec(preset, overrides or [])
-    plot_response(spec.build(), spec.sample_rate or sample_rate, output)
+    rate = spec.sample_rate or sample_rate
+    plot_response(spec.build(rate), rate, output)
     typer.echo(str(output), err=True)
 
 

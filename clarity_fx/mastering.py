@@ -143,17 +143,18 @@ def master(
 
     album_gain: float | None = None
     if album:
-        chain = spec.build()
-        path, stage = find_loudness_stage(chain)
-        prefix = upstream_of(chain, path)
-        meters = [_measure(path, prefix)[0] for path in files]
+        meters = []
+        for path in files:  # each file's chain is resolved at its own rate
+            chain = spec.build_for(path)
+            where, stage = find_loudness_stage(chain)
+            meters.append(_measure(path, upstream_of(chain, where))[0])
         loudness = pooled_loudness(meters)
         album_gain = 0.0 if loudness is None else stage.target_lufs - loudness
 
     reports = []
     for path, out in zip(files, outputs, strict=True):
         before, _ = _file_report(path)
-        chain = spec.build()
+        chain = spec.build_for(path)
         where, stage = find_loudness_stage(chain)
         if album_gain is not None:
             stage.gain_db_fixed = album_gain

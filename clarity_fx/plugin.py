@@ -89,6 +89,12 @@ class Param:
         For ``kind=object``: returns the value to keep, or raises ParameterError
         naming the fix. Setting the parameter runs it, so building checks
         exactly what processing needs.
+    below_nyquist : bool, optional
+        A frequency the design needs below the Nyquist frequency of the audio
+        (a Butterworth corner). A preset rendered at a rate that cannot hold it
+        is resolved there by :mod:`clarity_fx.rates`: clamped with a notice
+        where that is what the user means (a sidechain key band, the top of a
+        pass band), otherwise refused naming the preset, stage and line.
 
     Raises
     ------
@@ -109,6 +115,7 @@ class Param:
         help: str = "",
         exclusive_minimum: bool = False,
         check: Callable[[Any], Any] | None = None,
+        below_nyquist: bool = False,
     ) -> None:
         self.default = default
         self.unit = unit
@@ -120,6 +127,7 @@ class Param:
         self.help = help
         self.exclusive_minimum = exclusive_minimum
         self.check = check
+        self.below_nyquist = bool(below_nyquist)
         self.name = "?"
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -185,6 +193,7 @@ class Param:
             "default": self.default,
             "nullable": self.nullable,
             "help": self.help,
+            "below_nyquist": self.below_nyquist,
         }
 
 
@@ -289,20 +298,23 @@ def _check_block_size(buffer_size: int) -> int:
     return int(buffer_size)
 
 
-def frequency_param(help: str) -> Param:
+def frequency_param(help: str, below_nyquist: bool = False) -> Param:
     """An optional frequency parameter: Hz, above 0, ``None`` until set.
 
     Parameters
     ----------
     help : str
         One line for ``clarity plugins`` and the schema.
+    below_nyquist : bool, optional
+        Whether the design needs it below the audio's Nyquist frequency (see :class:`Param`).
 
     Returns
     -------
     Param
     """
     # 1 mHz: below it a first-order corner overflows (1/(1+jf/fc)) and scipy refuses the design.
-    return Param(None, unit="Hz", minimum=MIN_FREQUENCY_HZ, nullable=True, help=help)
+    return Param(None, unit="Hz", minimum=MIN_FREQUENCY_HZ, nullable=True, help=help,
+                 below_nyquist=below_nyquist)
 
 
 #: Lowest corner frequency a filter parameter takes: far below hearing, far above float trouble.

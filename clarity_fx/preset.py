@@ -141,23 +141,54 @@ class Preset:
     sample_rate: float | None = None
     source: str = "<preset>"
     data: dict[str, Any] = field(default_factory=dict)
+    #: ``id(item)`` → the ``--set`` option that changed it: messages name it, not the file's line.
+    origins: dict[int, str] = field(default_factory=dict, repr=False)
 
-    def build(self) -> Any:
-        """A fresh :class:`~clarity_fx.Chain` for this preset."""
-        return build_chain(self.chain_spec, self.source)
+    def build(self, sample_rate: float | None = None) -> Any:
+        """A fresh :class:`~clarity_fx.Chain` for this preset.
 
-    def check_input(self, path: str | os.PathLike[str]) -> None:
-        """Refuse an input whose rate the preset does not take (its optional ``sample_rate``)."""
-        if not self.sample_rate:
-            return
+        Parameters
+        ----------
+        sample_rate : float, optional
+            The rate of the audio it will process. Given, frequencies the rate
+            cannot hold are resolved there (:mod:`clarity_fx.rates`): clamped
+            with a :class:`~clarity_fx.rates.FrequencyClamped` warning where a
+            user means that (a sidechain key band, the top of a pass band),
+            else refused naming the preset, stage and line.
+
+        Raises
+        ------
+        PresetError
+            A frequency at or above the Nyquist frequency of ``sample_rate`` that is not clamped.
+        """
+        items = self.chain_spec
+        if sample_rate is not None:
+            from .rates import resolve_frequencies
+
+            items, _ = resolve_frequencies(self, sample_rate)
+        return build_chain(items, self.source)
+
+    def build_for(self, path: str | os.PathLike[str]) -> Any:
+        """:meth:`check_input` then :meth:`build` at the rate of the audio file ``path``."""
+        return self.build(self.check_input(path))
+
+    def check_input(self, path: str | os.PathLike[str]) -> float:
+        """The sample rate of the audio file ``path``; refuse one the preset does not take.
+
+        Raises
+        ------
+        ClarityError
+            The file's rate differs from the preset's optional ``sample_rate``.
+        """
         from .audio_io import open_audio
 
         rate = open_audio(path).sample_rate
-        if rate != self.sample_rate:
+        if self.sample_rate and rate != self.sample_rate:
             raise ClarityError(
                 f"{path} is {rate:g} Hz but preset {self.name} needs {self.sample_rate:g} Hz; "
                 "resample it first"
             )
+        return rate
 
 
 def _where(source: str, node: Any) -> str:
@@ -310,7 +341,16 @@ def parse_preset(text: str, source: str = "<preset>") -> Preset:
     name = data.get("name", Path(source).stem)
     preset = Preset(str(name), str(data.get("description", "")), chain, rate, source, data)
     _validate_items(chain, source)
+    _check_declared_rate(preset)
     return preset
+
+
+def _check_declared_rate(preset: Preset) -> None:
+    """A preset that declares its ``sample_rate`` has every frequency below that rate's Nyquist."""
+    if preset.sample_rate:
+        from .rates import resolve_frequencies
+
+        resolve_frequencies(preset, preset.sample_rate, strict=True, notify=False)
 
 
 def _split_item(item: Any, source: str) -> tuple[str, Any, dict[str, Any]]:
@@ -609,7 +649,8 @@ def load_preset_spec(name_or_path: str | os.PathLike[str], overrides: list[str] 
     return preset
 
 
-def load_preset(name_or_path: str | os.PathLike[str], overrides: list[str] | None = None) -> Any:
+def load_preset(name_or_path: str | os.PathLike[str], overrides: list[str] | None = None,
+                sample_rate: float | None = None) -> Any:
     """Load a preset by name or path into a ready :class:`~clarity_fx.Chain`.
 
     Parameters
@@ -617,7 +658,11 @@ def load_preset(name_or_path: str | os.PathLike[str], overrides: list[str] | Non
     name_or_path : str or os.PathLike
         A shipped or user preset name (``"vocal-clarity"``) or a YAML path.
     overrides : list of str, optional
-        ``"compressor.ratio=4"`` or ``"0.noise_seconds=2"``: validated like the file.
+        ``"compressor.ratio=4"``, ``"0.noise_seconds=2"``, ``"2.key.0.high_hz=7500"`` or
+        ``"limiter.bypass=true"``: validated like the file.
+    sample_rate : float, optional
+        The rate of the audio the chain will process: frequencies it cannot
+        hold are resolved there (see :meth:`Preset.build`).
 
     Returns
     -------
@@ -628,41 +673,99 @@ def load_preset(name_or_path: str | os.PathLike[str], overrides: list[str] | Non
     >>> import clarity_fx as cfx
     >>> chain = cfx.load_preset("telephone-band")  # doctest: +SKIP
     """
-    return load_preset_spec(name_or_path, overrides).build()
+    return load_preset_spec(name_or_path, overrides).build(sample_rate)
 
 
 def apply_overrides(preset: Preset, overrides: list[str]) -> None:
-    """Apply ``SELECTOR.PARAM=VALUE`` overrides in place, then re-validate.
+    """Apply ``PATH.PARAM=VALUE`` overrides in place, validating each as the file is.
 
-    ``SELECTOR`` is an item's index, its type (``hard_knee_compressor``) or a
-    unique ``_``-separated tail of it (``compressor``).
+    ``PATH`` picks an item: its index, its type (``hard_knee_compressor``) or
+    a unique ``_``-separated tail of it (``compressor``); then, inside it, a
+    key chain's parameter and an item of that chain (``2.key.0``), or a mix's
+    branch and an item of that branch (``3.1.0``). ``PARAM`` is a parameter
+    of that item or one of its item-level keys (``bypass``, ``wet``,
+    ``listen``, ``automate``); for a ``vst3`` item, one of the plugin's
+    parameters. An error names the ``--set`` option, not the file's line.
+
+    Raises
+    ------
+    PresetError
+        Naming the ``--set`` option and the fix.
     """
     for text in overrides:
+        label = f"--set {text!r}"
         if "=" not in text or "." not in text.split("=", 1)[0]:
-            raise PresetError(f"--set {text!r}: write STAGE.PARAM=VALUE, e.g. --set compressor.ratio=4")
+            raise PresetError(f"{label}: write STAGE.PARAM=VALUE, e.g. --set compressor.ratio=4")
         lhs, raw = text.split("=", 1)
-        selector, param = lhs.rsplit(".", 1)
-        value = _safe_load(raw, f"--set {text!r}")  # numbers read as in a preset file
-        item = _select(preset, selector, f"--set {text!r}")
+        *path, param = lhs.split(".")
+        value = _plain_data(_safe_load(raw, label))  # numbers read as in a preset file
+        item = _select_path(preset, path, label)
         kind, params, _ = _split_item(item, preset.source)
-        if kind in ("mix",):
-            raise PresetError(f"--set {text!r}: mix has no parameters; set a stage inside it in the file")
-        if params is None or not isinstance(params, dict):
-            params = {}
-        if kind == "vst3":
-            if not isinstance(params.get("parameters"), dict):
-                params["parameters"] = {}
-            params["parameters"][param] = value
+        if param in ITEM_KEYS:
+            item[param] = value
+        elif kind == "mix":
+            raise PresetError(f"{label}: mix has no parameters; set a stage inside it: "
+                              f"--set {'.'.join(path)}.BRANCH.ITEM.{param}=...")
         else:
-            params[param] = value
-        item[kind] = params
+            if params is None or not isinstance(params, dict):
+                params = {}
+            if kind == "vst3":
+                if not isinstance(params.get("parameters"), dict):
+                    params["parameters"] = {}
+                params["parameters"][param] = value
+            else:
+                params[param] = value
+            item[kind] = params
+        preset.origins[id(item)] = label
+        try:
+            _validate_items([item], preset.source)
+        except PresetError as err:
+            raise PresetError(f"{label}: {_without_place(str(err), preset.source)}") from None
     _validate_items(preset.chain_spec, preset.source)
+    _check_declared_rate(preset)
+
+
+def _plain_data(value: Any) -> Any:
+    """A ``--set`` value without the line numbers of its own one-line text (they are not the file's)."""
+    if isinstance(value, dict):
+        return {k: _plain_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_data(v) for v in value]
+    return value
+
+
+def _without_place(message: str, source: str) -> str:
+    """``message`` without its leading ``FILE:LINE: ``."""
+    return re.sub(rf"^{re.escape(source)}(?::[0-9]+)?: ", "", message)
+
+
+def _select_path(preset: Preset, path: list[str], text: str) -> dict[str, Any]:
+    """The item a ``--set`` path names: ``2``, ``compressor``, ``2.key.0``, ``3.1.0`` (mix branch, item)."""
+    item = _select_in(preset.chain_spec, path[0], text, preset.name)
+    rest = path[1:]
+    while rest:
+        kind, params, _ = _split_item(item, preset.source)
+        if kind == "mix":
+            branches = _mix_branches(params, _where(preset.source, item))
+            if not re.fullmatch(r"[0-9]+", rest[0]) or int(rest[0]) >= len(branches):
+                raise PresetError(f"{text}: the mix has {len(branches)} branches (0..{len(branches) - 1})")
+            items, what = branches[int(rest[0])], f"branch {rest[0]} of the mix"
+        elif isinstance(params, dict) and isinstance(params.get(rest[0]), list):
+            items, what = params[rest[0]], f"{kind}.{rest[0]}"
+        else:
+            raise PresetError(f"{text}: {kind} holds no chain {rest[0]!r}; a path goes into a key chain "
+                              "('2.key.0.high_hz') or a mix branch ('3.0.1.gain_db')")
+        if len(rest) < 2:
+            raise PresetError(f"{text}: name an item of {what}, e.g. {'.'.join(path)}.0.PARAM")
+        item = _select_in(items, rest[1], text, what)
+        rest = rest[2:]
+    return item
 
 
 def listen_removed(preset: Preset, selector: str) -> None:
     """Make ``preset`` output what one stage removes: that stage gets ``listen: removed``
     and the stages after it are dropped (they would process the removed signal)."""
-    item = _select(preset, selector, f"--listen-removed {selector}")
+    item = _select_in(preset.chain_spec, selector, f"--listen-removed {selector}", preset.name)
     index = next(i for i, it in enumerate(preset.chain_spec) if it is item)
     if item.get("bypass"):
         raise PresetError(f"--listen-removed {selector}: that stage is bypassed in {preset.name}")
@@ -670,21 +773,21 @@ def listen_removed(preset: Preset, selector: str) -> None:
     del preset.chain_spec[index + 1 :]
 
 
-def _select(preset: Preset, selector: str, text: str) -> dict[str, Any]:
-    items = preset.chain_spec
+def _select_in(items: list[Any], selector: str, text: str, name: str) -> dict[str, Any]:
+    """The item of ``items`` that ``selector`` names: an index, a type or a unique tail of one."""
     if re.fullmatch(r"-?[0-9]+", selector):  # not str.isdigit: "¹" and "--1" are digits to it
         index = int(selector)
         if not -len(items) <= index < len(items):
             raise PresetError(f"{text}: the chain has {len(items)} items (0..{len(items) - 1})")
         return items[index]
-    kinds = [_split_item(item, preset.source)[0] for item in items]
+    kinds = [_split_item(item, "<preset>")[0] for item in items]
     matches = [i for i, k in enumerate(kinds) if k == selector]
     if not matches:
         matches = [i for i, k in enumerate(kinds) if k.endswith("_" + selector)]
     if len(matches) == 1:
         return items[matches[0]]
     if not matches:
-        raise PresetError(f"{text}: no stage {selector!r} in {preset.name}{suggest(selector, kinds)}")
+        raise PresetError(f"{text}: no stage {selector!r} in {name}{suggest(selector, kinds)}")
     raise PresetError(f"{text}: {selector!r} matches items {matches}; use the index instead")
 
 

@@ -91,6 +91,14 @@ BUILTIN_RANGES: dict[str, dict[str, tuple[float | None, float | None, bool]]] = 
 }
 
 
+#: pedalboard built-ins whose JUCE IIR design turns to NaN at or above Nyquist (a 30 kHz low-pass at
+#: 48 kHz): these parameters are marked ``below_nyquist`` (see :mod:`clarity_fx.rates`).
+BUILTIN_BELOW_NYQUIST: dict[str, tuple[str, ...]] = {
+    name: ("cutoff_frequency_hz",)
+    for name in ("highpass_filter", "lowpass_filter", "high_shelf_filter", "low_shelf_filter", "peak_filter")
+}
+
+
 def snake_case(name: str) -> str:
     """``HardKneeCompressor`` → ``hard_knee_compressor``; ``FFTFilter`` → ``fft_filter``."""
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
@@ -187,6 +195,7 @@ def _builtin_params(cls: type) -> dict[str, dict[str, Any]]:
     """Parameters of a pedalboard built-in: its properties with plain values."""
     instance = cls()
     ranges = BUILTIN_RANGES.get(snake_case(cls.__name__), {})
+    below_nyquist = BUILTIN_BELOW_NYQUIST.get(snake_case(cls.__name__), ())
     found: dict[str, dict[str, Any]] = {}
     enums: dict[str, Any] = {}
     for name in dir(cls):
@@ -214,7 +223,7 @@ def _builtin_params(cls: type) -> dict[str, dict[str, Any]]:
             "name": name, "type": kind, "unit": unit, "minimum": lo, "maximum": hi,
             "choices": list(enums[name].__members__) if name in enums else None,
             "default": float(value) if kind == "float" else value, "nullable": False, "help": "",
-            "exclusive_minimum": exclusive,
+            "exclusive_minimum": exclusive, "below_nyquist": name in below_nyquist,
         }
     _ENUMS[cls] = enums
     return found

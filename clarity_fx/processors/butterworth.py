@@ -150,9 +150,9 @@ class ButterworthFilter(Plugin):
     """
 
     kind = Param("lowpass", kind=str, choices=KINDS, help="Response type.")
-    cutoff_hz = frequency_param("-3 dB frequency of a lowpass or highpass.")
-    low_hz = frequency_param("Lower -3 dB edge of a bandpass or bandstop.")
-    high_hz = frequency_param("Upper -3 dB edge of a bandpass or bandstop.")
+    cutoff_hz = frequency_param("-3 dB frequency of a lowpass or highpass.", below_nyquist=True)
+    low_hz = frequency_param("Lower -3 dB edge of a bandpass or bandstop.", below_nyquist=True)
+    high_hz = frequency_param("Upper -3 dB edge of a bandpass or bandstop.", below_nyquist=True)
     order = Param(
         4, kind=int, minimum=1, maximum=24, help="Butterworth order N (band kinds have 2N poles)."
     )
