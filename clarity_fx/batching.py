@@ -146,13 +146,25 @@ class Task:
     output: Path
     skip_existing: bool = False
     render_options: dict[str, Any] = field(default_factory=dict)
+    #: ``--set`` overrides the worker applies to the file's own text, so messages keep the file's
+    #: line numbers and blame the option for what it changed.
+    overrides: tuple[str, ...] = ()
+    #: ``--listen-removed`` stage, applied after the overrides.
+    listen_removed: str | None = None
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed(text: str, source: str) -> Any:
-    from .preset import parse_preset
+def _parsed(text: str, source: str, overrides: tuple[str, ...] = (),
+            listen_removed: str | None = None) -> Any:
+    from .preset import apply_overrides, parse_preset
+    from .preset import listen_removed as make_listen_removed
 
-    return parse_preset(text, source)
+    spec = parse_preset(text, source)
+    if overrides:
+        apply_overrides(spec, list(overrides))
+    if listen_removed is not None:
+        make_listen_removed(spec, listen_removed)
+    return spec
 
 
 def _one_line(text: str) -> str:
@@ -197,7 +209,7 @@ def render_task(task: Task) -> FileResult:
 def _render(task: Task) -> Any:
     from .rendering import render
 
-    spec = _parsed(task.preset_text, task.preset_source)
+    spec = _parsed(task.preset_text, task.preset_source, tuple(task.overrides), task.listen_removed)
     chain = spec.build_for(task.input)
     try:
         task.output.parent.mkdir(parents=True, exist_ok=True)
@@ -731,12 +743,18 @@ def batch(
     >>> results = cfx.batch("vocal-clarity", ["takes/"], "clean/", suffix="-clean")  # doctest: +SKIP
     >>> [(r.input.name, r.status, r.reason) for r in results.failed]  # doctest: +SKIP
     """
+    from .preset import Preset, find_preset, read_preset_text
+
     started = time.perf_counter()
     if jobs is not None and jobs < 1:
         raise ClarityError(f"--jobs {jobs}: use 1 or more")
     if timeout is not None and not timeout > 0:
         raise ClarityError(f"--timeout {timeout}: use a positive number of seconds")
     spec, text, source = preset_text(preset, overrides)
+    edits: tuple[str, ...] = ()
+    if overrides and not isinstance(preset, Preset):
+        # The workers apply the overrides to the file's own text: its line numbers stay true.
+        text, edits = read_preset_text(find_preset(preset)), tuple(overrides)
     if _asks_for_a_key(spec.chain_spec):
         raise ClarityError(f"{spec.name} ducks under a key (keyed: true), and batch cannot give each file "
                            f"its own; run 'clarity apply {spec.name} music.wav --key voice.wav' per file")
@@ -748,7 +766,7 @@ def batch(
     if not pairs and not problems:
         raise ClarityError("no input files given; name files, folders or globs")
     options = {"buffer_size": buffer_size, "bit_depth": bit_depth, "quality": quality}
-    tasks = [Task(text, source, src, dst, skip_existing, options) for src, dst in pairs]
+    tasks = [Task(text, source, src, dst, skip_existing, options, edits) for src, dst in pairs]
 
     results: list[FileResult | None] = [None] * len(tasks)
     finished = BatchResults(problems)

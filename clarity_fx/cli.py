@@ -141,7 +141,7 @@ def apply(
     for source, target in _outputs(inputs, output):
         if isolate:
             _apply_isolated(
-                spec,
+                (preset, overrides or [], listen_removed),
                 source,
                 target,
                 timeout,
@@ -215,13 +215,21 @@ def _plotted_compressor(chain: Any) -> tuple[int, ...] | None:
 
 
 def _apply_isolated(
-    spec: Any, source: Path, target: Path, timeout: float | None, options: dict[str, Any]
+    preset: tuple[str, list[str], str | None], source: Path, target: Path, timeout: float | None,
+    options: dict[str, Any],
 ) -> None:
-    """One file rendered in a child process; a crash or hang is a one-line error."""
-    from .batching import Task, preset_text, render_isolated
+    """One file rendered in a child process; a crash or hang is a one-line error.
 
-    _, text, origin = preset_text(spec)
-    result = render_isolated(Task(text, origin, source, target, False, options), timeout)
+    ``preset`` is (name or file, --set overrides, --listen-removed stage): the child applies them to
+    the file's own text, so its messages name the file's lines and the options.
+    """
+    from .batching import Task, render_isolated
+    from .preset import find_preset, read_preset_text
+
+    name, overrides, removed = preset
+    path = find_preset(name)
+    task = Task(read_preset_text(path), str(path), source, target, False, options, tuple(overrides), removed)
+    result = render_isolated(task, timeout)
     if result.status == "failed":
         raise ClarityError(result.reason)
     typer.echo(f"{target}  ({result.audio_seconds:.1f} s audio, isolated)", err=True)
