@@ -35,7 +35,8 @@ app.add_typer(presets_app, name="presets")
 # Options several commands share, declared once.
 Overrides = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a parameter: STAGE.PARAM=VALUE (stage by type or index)."),
+    typer.Option("--set", help="Override a parameter or item key: STAGE.PARAM=VALUE (stage by type or "
+                               "index; 2.key.0.high_hz for a key chain; PARAM may be bypass, wet, listen)."),
 ]
 BitDepth = Annotated[int | None, typer.Option(help="16, 24 or 32 (wav/aiff/flac).")]
 Quality = Annotated[str | None, typer.Option(help="mp3/ogg quality, e.g. V2 or 320k.")]
