@@ -97,7 +97,7 @@ class NativeStage(Plugin):
         self.plugin.reset()
 
     def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
-        _check_nyquist(self.plugin, sample_rate)
+        _check_nyquist(self.plugin, sample_rate, getattr(self, "origins", {}))
         self.plugin.reset()
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
@@ -200,22 +200,25 @@ class NativeStage(Plugin):
     def _process_whole(self, audio: np.ndarray, sample_rate: float, buffer_size: int) -> np.ndarray:
         if audio.shape[1] == 0:
             return audio.copy()
+        _check_nyquist(self.plugin, sample_rate, getattr(self, "origins", {}))  # as a stream's start does
         # pedalboard's own whole-buffer call compensates latency; streaming equals it.
         return self._call(audio, sample_rate, buffer_size, reset=True)
 
 
-def _check_nyquist(plugin: Any, sample_rate: float) -> None:
+def _check_nyquist(plugin: Any, sample_rate: float, origins: dict[int, str] | None = None) -> None:
     """Refuse a built-in filter whose corner the audio's rate cannot hold (ours check their own).
 
     The parameters checked are :data:`clarity_fx.registry.BUILTIN_BELOW_NYQUIST`, the list a
-    preset's frequencies are resolved by (:mod:`clarity_fx.rates`).
+    preset's frequencies are resolved by (:mod:`clarity_fx.rates`). ``origins`` maps ``id(plugin)``
+    to the preset, stage and line it was built from, for the message.
     """
+    origins = origins or {}
     from .registry import BUILTIN_BELOW_NYQUIST, snake_case
 
     plugins = list(plugin) if isinstance(plugin, pedalboard.PluginContainer) else [plugin]
     for item in plugins:
         if isinstance(item, pedalboard.PluginContainer):
-            _check_nyquist(item, sample_rate)
+            _check_nyquist(item, sample_rate, origins)
             continue
         kind = snake_case(type(item).__name__)
         for name in BUILTIN_BELOW_NYQUIST.get(kind, ()):
@@ -223,9 +226,11 @@ def _check_nyquist(plugin: Any, sample_rate: float) -> None:
             if cutoff >= sample_rate / 2:
                 from .errors import ParameterError
 
+                origin = origins.get(id(item))
                 raise ParameterError(
-                    f"{kind}.{name}={cutoff:g} Hz is at or above "
+                    f"{origin + ': ' if origin else ''}{kind}.{name}={cutoff:g} Hz is at or above "
                     f"Nyquist ({sample_rate / 2:g} Hz) for this {sample_rate:g} Hz audio; lower it"
+                    + ("; or load the preset with sample_rate=RATE" if origin else "")
                 )
 
 
@@ -375,6 +380,8 @@ class Chain(Plugin, MutableSequence):
         super().__init__()
         self._items: list[Any] = [_check_item(p) for p in (plugins or [])]
         self._stages: list[Plugin] = []
+        #: ``id(native plugin)`` -> the preset, stage and line it was built from (messages only).
+        self.origins: dict[int, str] = {}
 
     # ------------------------------------------------------------------ list behaviour
     @overload
@@ -426,7 +433,10 @@ class Chain(Plugin, MutableSequence):
         def close_run() -> None:
             if run:
                 native = run[0] if len(run) == 1 else pedalboard.Pedalboard(list(run))
-                stages.append(NativeStage(native))
+                stage = NativeStage(native)
+                if self.origins:
+                    stage.origins = self.origins  # a preset's natives, for messages
+                stages.append(stage)
                 run.clear()
 
         for item in self._items:

@@ -166,7 +166,7 @@ class Preset:
             from .rates import resolve_frequencies
 
             items, _ = resolve_frequencies(self, sample_rate)
-        return build_chain(items, self.source)
+        return build_chain(items, self.source, preset=self)
 
     def build_for(self, path: str | os.PathLike[str]) -> Any:
         """:meth:`check_input` then :meth:`build` at the rate of the audio file ``path``."""
@@ -412,7 +412,8 @@ def _validate_items(items: list[Any], source: str) -> None:
         _wrap(_build_processor(kind, params, where, source, load=False), extras, where)
 
 
-def _build_processor(kind: str, params: Any, where: str, source: str, load: bool = True) -> Any:
+def _build_processor(kind: str, params: Any, where: str, source: str, load: bool = True,
+                     preset: Preset | None = None, stage: str = "") -> Any:
     """Build one processor. With ``load=False`` (validation) a key chain is validated, not built.
 
     Each nested chain is visited once, validated or built, never both: validation stays linear
@@ -432,7 +433,8 @@ def _build_processor(kind: str, params: Any, where: str, source: str, load: bool
         elif (spec is not None and spec["type"] == "object" and isinstance(value, list) and value
               and all(isinstance(v, dict) for v in value)):
             if load:
-                params[name] = build_chain(value, source)  # e.g. a compressor's sidechain key
+                # e.g. a compressor's sidechain key
+                params[name] = build_chain(value, source, preset=preset, prefix=f"{stage}.{name}.")
             else:
                 _validate_items(value, source)
                 params[name] = build_chain([], source)  # its items were checked just above
@@ -540,24 +542,51 @@ def load_vst3(path: Path, parameters: dict[str, Any], state: Path | None = None,
     return plugin
 
 
-def build_chain(items: list[Any], source: str = "<preset>") -> Any:
-    """Build a :class:`~clarity_fx.Chain` from a validated list of chain items."""
+def build_chain(items: list[Any], source: str = "<preset>", *, preset: Preset | None = None,
+                prefix: str = "") -> Any:
+    """Build a :class:`~clarity_fx.Chain` from a validated list of chain items.
+
+    Parameters
+    ----------
+    items : list
+        Chain items, as in a preset's ``chain``.
+    source : str, optional
+        The file they come from (messages; relative paths are read beside it).
+    preset : Preset, optional
+        The preset they belong to: each clarity-fx processor remembers its
+        preset, stage and line, and names them in the errors it raises while
+        processing (a frequency the audio's rate cannot hold).
+    prefix : str, optional
+        The stage path of the list (``"2.key."`` for a key chain).
+    """
     from .chain import Chain, Mix
+    from .plugin import Plugin
 
     plugins: list[Any] = []
-    for item in items:
+    origins: dict[int, str] = {}
+    for index, item in enumerate(items):
         kind, params, extras = _split_item(item, source)
         if extras.get("bypass"):
             continue
         where = _where(source, item)
+        stage = f"{prefix}{index}"
         if kind == "mix":
-            plugin = Mix([build_chain(branch, source) for branch in _mix_branches(params, where)])
+            plugin = Mix([build_chain(branch, source, preset=preset, prefix=f"{stage}.{b}.")
+                          for b, branch in enumerate(_mix_branches(params, where))])
         elif kind == "vst3":
             plugin = _vst3_args(params, where, load=True, source=source)
         else:
-            plugin = _build_processor(kind, params, where, source)
+            plugin = _build_processor(kind, params, where, source, preset=preset, stage=stage)
+        if preset is not None:
+            origin = f"{preset.name}: stage {stage} ({kind}, {preset.origins.get(id(item)) or where})"
+            if isinstance(plugin, Plugin):
+                plugin._clarity_origin = origin
+            else:
+                origins[id(plugin)] = origin  # a native cannot hold it: its Chain does
         plugins.append(_wrap(plugin, extras, where))
-    return Chain(plugins)
+    chain = Chain(plugins)
+    chain.origins.update(origins)
+    return chain
 
 
 # --------------------------------------------------------------------------- finding presets

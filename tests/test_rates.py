@@ -202,3 +202,18 @@ def test_cli_prints_one_notice_line_and_validate_checks_the_declared_rate(tmp_pa
     err = capsys.readouterr().err
     assert "q: stage 0 (lowpass_filter, " in err
     assert "p.yaml:4): cutoff_frequency_hz=30000 Hz is at or above" in err
+
+
+def test_a_chain_loaded_without_a_rate_names_preset_stage_and_line_when_the_rate_cannot_hold_it(tmp_path):
+    import clarity_fx as cfx
+
+    x = np.zeros(1600, np.float32)
+    named = r"^vocal-clarity: stage 2\.key\.0 \(butterworth_filter, .*vocal-clarity\.yaml:17\): high_hz=9000"
+    with pytest.raises(cfx.ParameterError, match=named):
+        cfx.load_preset("vocal-clarity")(x, 16000)
+    path = write(tmp_path, "name: lp\nchain:\n  - gain: {}\n"
+                           "  - highpass_filter: {cutoff_frequency_hz: 9000}\n")
+    for call in (lambda chain: chain(x, 16000), lambda chain: list(chain.stream([x[None]], 16000))):
+        with pytest.raises(cfx.ParameterError, match=r"^lp: stage 1 \(highpass_filter, .*p\.yaml:4\): "
+                                                     r"highpass_filter\.cutoff_frequency_hz=9000 Hz"):
+            call(cfx.load_preset(path))  # whole-buffer and streamed alike

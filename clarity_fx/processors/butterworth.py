@@ -201,10 +201,13 @@ class ButterworthFilter(Plugin):
         nyquist = sample_rate / 2
         for name, value in named.items():
             if value >= nyquist:
+                origin = getattr(self, "_clarity_origin", None)  # set when built from a preset
+                fix = ("; or load the preset with sample_rate (load_preset(..., sample_rate=RATE)), "
+                       "which clamps a key band" if origin else "")
                 raise ParameterError(
-                    f"{name}={value:g} Hz is at or above the Nyquist frequency ({nyquist:g} Hz "
-                    f"at {sample_rate:g} Hz); use a frequency below {nyquist:g} Hz "
-                    "or a higher sample rate"
+                    f"{origin + ': ' if origin else ''}{name}={value:g} Hz is at or above the Nyquist "
+                    f"frequency ({nyquist:g} Hz at {sample_rate:g} Hz); use a frequency below {nyquist:g} Hz "
+                    f"or a higher sample rate{fix}"
                 )
         edges = self._edges()
         return butter(self.order, edges, btype=self.kind, fs=sample_rate, output="sos")
