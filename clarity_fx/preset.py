@@ -141,8 +141,9 @@ class Preset:
     sample_rate: float | None = None
     source: str = "<preset>"
     data: dict[str, Any] = field(default_factory=dict)
-    #: ``id(item)`` → the ``--set`` option that changed it: messages name it, not the file's line.
-    origins: dict[int, str] = field(default_factory=dict, repr=False)
+    #: ``id(item)`` and ``(id(item), param)`` → the ``--set`` option that changed it: messages name
+    #: it, not the file's line.
+    origins: dict[Any, str] = field(default_factory=dict, repr=False)
 
     def build(self, sample_rate: float | None = None) -> Any:
         """A fresh :class:`~clarity_fx.Chain` for this preset.
@@ -745,7 +746,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> None:
             else:
                 params[param] = value
             item[kind] = params
-        preset.origins[id(item)] = label
+        preset.origins[id(item)] = preset.origins[(id(item), param)] = label
         try:
             _validate_items([item], preset.source)
         except PresetError as err:

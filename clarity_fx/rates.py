@@ -115,13 +115,15 @@ class _Resolver:
         self.strict = strict
         self.clamps: list[Clamp] = []
         self.lines: dict[str, int] = {}  # stage -> its line in the file
-        self.origins: dict[str, str] = {}  # stage -> the --set option that changed it
+        self.origins: dict[tuple[str, str], str] = {}  # (stage, param) -> the --set option that set it
 
     # ------------------------------------------------------------------ messages
-    def where(self, stage: str, kind: str) -> str:
+    def where(self, stage: str, kind: str, names: tuple[str, ...]) -> str:
+        """``PRESET: stage STAGE (KIND, FILE:LINE)``, or the ``--set`` option that set one of ``names``."""
         from .preset import _where
 
-        place = self.origins.get(stage) or _where(self.preset.source, _Line(self.lines.get(stage, 0)))
+        place = next((self.origins[stage, n] for n in names if (stage, n) in self.origins), None)
+        place = place or _where(self.preset.source, _Line(self.lines.get(stage, 0)))
         return f"{self.preset.name}: stage {stage} ({kind}, {place})"
 
     def notice(self, clamps: list[Clamp]) -> str:
@@ -129,7 +131,8 @@ class _Resolver:
         given = ", ".join(f"{c.name}={c.value:g} Hz" for c in clamps)
         used = ", ".join(f"{c.name}={c.used:.5g} Hz" for c in clamps)
         kept = " (the band's width in octaves kept)" if len(clamps) > 1 else ""
-        return (f"{self.where(clamps[0].stage, clamps[0].kind)}: {given} does not fit below Nyquist "
+        where = self.where(clamps[0].stage, clamps[0].kind, tuple(c.name for c in clamps))
+        return (f"{where}: {given} does not fit below Nyquist "
                 f"({self.nyquist:g} Hz at {self.rate:g} Hz); using {used}{kept}")
 
     def refuse(self, stage: str, kind: str, name: str, value: float, why: str = "") -> PresetError:
@@ -137,8 +140,8 @@ class _Resolver:
                f"{self.nyquist:g} Hz" if self.strict else
                f"lower it below {self.nyquist:g} Hz or resample the audio")
         return PresetError(
-            f"{self.where(stage, kind)}: {name}={value:g} Hz is at or above Nyquist ({self.nyquist:g} Hz at "
-            f"{self.rate:g} Hz){why}; {fix}"
+            f"{self.where(stage, kind, (name,))}: {name}={value:g} Hz is at or above Nyquist "
+            f"({self.nyquist:g} Hz at {self.rate:g} Hz){why}; {fix}"
         )
 
     # ------------------------------------------------------------------ the walk
@@ -151,9 +154,10 @@ class _Resolver:
             stage = f"{prefix}{index}"
             kind, params, extras = _split_item(item, self.preset.source)
             self.lines[stage] = getattr(item, "line", 0)
-            origin = getattr(self.preset, "origins", {}).get(id(item))
-            if origin:
-                self.origins[stage] = origin
+            origins = getattr(self.preset, "origins", {})
+            for (key, name), origin in ((k, v) for k, v in origins.items() if isinstance(k, tuple)):
+                if key == id(item):
+                    self.origins[stage, name] = origin
             if kind == "mix":
                 new_params: Any = [self.items(branch, f"{stage}.{b}.", in_key)
                                    for b, branch in enumerate(_mix_branches(params, stage))]

@@ -217,3 +217,12 @@ def test_a_chain_loaded_without_a_rate_names_preset_stage_and_line_when_the_rate
         with pytest.raises(cfx.ParameterError, match=r"^lp: stage 1 \(highpass_filter, .*p\.yaml:4\): "
                                                      r"highpass_filter\.cutoff_frequency_hz=9000 Hz"):
             call(cfx.load_preset(path))  # whole-buffer and streamed alike
+
+
+def test_a_notice_names_the_option_only_for_the_value_it_set():
+    with pytest.warns(FrequencyClamped) as caught:
+        load_preset_spec("vocal-clarity", ["2.key.0.order=3"]).build(16000)
+    assert "vocal-clarity.yaml:17): high_hz=9000 Hz" in str(caught[0].message)  # the file's value
+    with pytest.warns(FrequencyClamped) as caught:
+        load_preset_spec("vocal-clarity", ["2.key.0.high_hz=8500"]).build(16000)
+    assert "(butterworth_filter, --set '2.key.0.high_hz=8500'): high_hz=8500 Hz" in str(caught[0].message)
