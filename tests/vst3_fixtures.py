@@ -30,7 +30,10 @@ BUILD_SCRIPT = HERE / "build.sh"
 #: Built into the git-ignored tests/vst3/build, which build.sh keeps up to date and locks.
 BUILD_DIR = HERE / "build"
 PLUGINS = {
-    "gain": "ClarityTestGain", "latency": "ClarityTestLatency", "crash": "ClarityTestCrash", "block": "ClarityTestBlock",
+    "gain": "ClarityTestGain",
+    "latency": "ClarityTestLatency",
+    "crash": "ClarityTestCrash",
+    "block": "ClarityTestBlock",  # output depends on the blocks it is handed
 }
 
 
