@@ -8,22 +8,24 @@ Latency is compensated by construction: every stage returns *aligned* audio
 (fewer samples while its latency fills), and :meth:`Plugin.flush` drains each
 stage in turn, so streaming plus flush equals the whole-buffer call.
 
-Two pedalboard behaviours are handled here:
+One way of feeding a native plugin serves streaming and the whole-buffer call alike, so the two
+give the same samples whatever the chunk sizes, even from a plugin whose output depends on the
+blocks it is handed (a block-rate LFO, a per-block analysis, pedalboard's MP3 and GSM codecs):
 
-- pedalboard drops the buffered tail of a stream (pedalboard issue #244, closed with "pad with silence"): a
-  native stage is drained by feeding it silence until it has returned as many
-  samples as it was given;
-- a JUCE plugin re-prepares, and loses its state, when the block it is given
-  grows between ``reset=False`` calls. A native stage is therefore always fed
-  blocks of one size for the whole stream (the first chunk's, if it is at least
-  ``MIN_DIRECT_BLOCK`` and at most ``buffer_size``; else ``buffer_size``),
-  buffered here. That buffering only
-  delays when samples come out, never which samples come out.
+- every call to pedalboard carries exactly one unit of ``buffer_size`` samples (a few blocks
+  when ``buffer_size`` is not more than the channel count, see :meth:`NativeStage._call_unit`),
+  for the whole stream, whatever the chunks the caller passes; chunks are buffered here, which
+  only delays when samples come out, never which samples come out. A JUCE plugin re-prepares,
+  and loses its state, when the block it is given grows between ``reset=False`` calls: one
+  block size for the whole stream also avoids that;
+- the last, partial unit is padded with silence, and the plugin is then drained with units of
+  silence until it has returned as many samples as it was given (pedalboard drops a stream's
+  tail: issue #244, closed with "pad with silence").
 
-One more is worked around: ``pedalboard.MP3Compressor`` returns other samples
-at some block sizes (about 1 in 15 between 256 and 8192, e.g. 1213, 1613 or
-4612; 1024, 1500 and 8192 agree), so a stage that holds one is always fed
-``buffer_size`` blocks, as a whole-buffer call is.
+A whole-buffer call runs that same stream. pedalboard's own whole-buffer call instead ends on
+a short block, which a block-size-dependent plugin answers with other samples (1.8e-4 apart
+for tests/vst3's ClarityTestBlock, 0.13 when the chunks also set the block size, as this
+module once let a first chunk do).
 """
 
 from __future__ import annotations
@@ -38,15 +40,6 @@ from .plugin import Plugin, _empty
 
 __all__ = ["Chain", "Mix", "Node", "as_stage", "children_of", "is_native", "is_series", "upstream_of", "walk"]
 
-#: A first chunk at least this long sets a native stage's block size (else buffer_size does).
-MIN_DIRECT_BLOCK = 1024
-#: Natives whose output depends on the block size they are fed (pedalboard's own behaviour):
-#: a stage holding one always uses ``buffer_size`` blocks, whatever the first chunk.
-BLOCK_SIZE_SENSITIVE = (pedalboard.MP3Compressor,)
-#: Natives whose output depends on where calls begin and end, not only on the block size
-#: (pedalboard's GSM codec re-buffers each call): a stage holding one, or a VST3 (unknown), is fed
-#: one block per call; others get all whole blocks at hand in one call, which pedalboard cuts itself.
-CALL_SENSITIVE = (pedalboard.GSMFullRateCompressor, pedalboard.MP3Compressor, pedalboard.ExternalPlugin)
 #: Give up draining a native plugin after this many blocks of silence.
 MAX_DRAIN_BLOCKS = 256
 
@@ -101,22 +94,7 @@ class NativeStage(Plugin):
         self.plugin.reset()
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
-        self._size: int | None = None  # blocks fed to the plugin: fixed for the whole stream
-        self._one_call = not self._holds(CALL_SENSITIVE)
-
-    def _block_size_sensitive(self) -> bool:
-        plugins = self.plugin if isinstance(self.plugin, pedalboard.Pedalboard) else [self.plugin]
-        return any(isinstance(p, BLOCK_SIZE_SENSITIVE) for p in plugins)
-
-    def _holds(self, kinds: tuple[type, ...]) -> bool:
-        """Whether the plugin is, or holds at any depth, one of ``kinds``."""
-
-        def holds(plugin: Any) -> bool:
-            if isinstance(plugin, pedalboard.PluginContainer):  # Pedalboard, pedalboard.Chain/Mix
-                return any(holds(p) for p in plugin)
-            return isinstance(plugin, kinds)
-
-        return holds(self.plugin)
+        self._unit = self._call_unit(buffer_size, channels)
 
     def _call(self, block: np.ndarray, rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         """Process, feeding mono to a stereo-only plugin (a common VST3) as two equal channels."""
@@ -131,62 +109,54 @@ class NativeStage(Plugin):
             self._mono_as_stereo = True
             return self._call(block, rate, buffer_size, reset)
 
-    def _run(self, block: np.ndarray) -> np.ndarray:
+    def _run(self, unit: np.ndarray) -> np.ndarray:
+        """One call to pedalboard: one unit, the stream's ``buffer_size`` blocks, state kept."""
         s = self._stream
-        return self._call(block, s["rate"], self._size, reset=False)
+        return self._call(unit, s["rate"], s["block"], reset=False)
 
     def _push_aligned(self, audio: np.ndarray) -> np.ndarray:
-        if self._size is None:
-            # The stream's block size is fixed by its first chunk when that is a sensible size:
-            # chunks of that size then pass straight through, with no copying.
-            first, limit = audio.shape[1], self._stream["block"]
-            direct = MIN_DIRECT_BLOCK <= first <= limit and not self._block_size_sensitive()
-            self._size = first if direct else limit
-        size = self._call_unit()
+        unit = self._unit
         if audio.shape[1]:
             self._pending.append(audio)
             self._pending_len += audio.shape[1]
-        if self._pending_len < size:
+        if self._pending_len < unit:
             return _empty(self._stream["channels"])
         joined = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
-        whole = (self._pending_len // size) * size
-        if self._one_call:
-            # pedalboard cuts one call into ``size`` blocks itself, as calls one block at a time
-            # would (the same samples), without a Python round trip and a copy per block.
-            out = self._run(joined[:, :whole])
-        else:
-            outs = [self._run(joined[:, i : i + size]) for i in range(0, whole, size)]
-            out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
+        whole = (self._pending_len // unit) * unit
+        # One unit per call, never "all the blocks at hand": where calls begin and end then
+        # depends on buffer_size alone, not on the caller's chunks (pedalboard's GSM codec, and
+        # a VST3 may, re-buffer per call). It costs nothing measurable against one long call.
+        outs = [self._run(joined[:, i : i + unit]) for i in range(0, whole, unit)]
         rest = joined[:, whole:]
         self._pending, self._pending_len = ([rest], rest.shape[1]) if rest.shape[1] else ([], 0)
-        return out
+        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
 
-    def _call_unit(self) -> int:
-        """Samples handed to pedalboard per call: whole blocks of ``_size``, more than the channels.
+    @staticmethod
+    def _call_unit(buffer_size: int, channels: int) -> int:
+        """Samples handed to pedalboard per call: ``buffer_size``, or enough whole blocks of it.
 
         pedalboard tells a block's layout by its shape, so a (2, 1) or (2, 2) block of a stereo
-        stream would be read as mono or refused. With a tiny ``buffer_size`` a call therefore
-        carries several blocks, which pedalboard cuts into ``buffer_size`` pieces itself, as its
-        own whole-buffer call does.
+        stream (or of a mono one fed to a stereo-only plugin as two channels) would be read as
+        mono or refused. With so tiny a ``buffer_size`` a call therefore carries several blocks,
+        which pedalboard cuts into ``buffer_size`` pieces itself.
         """
-        size, channels = self._size or self._stream["block"], self._stream["channels"]
-        return size * -(-(channels + 1) // size) if size <= channels else size
+        channels = max(channels, 2)
+        return buffer_size * -(-(channels + 1) // buffer_size) if buffer_size <= channels else buffer_size
 
     def _finish_aligned(self, owed: int) -> np.ndarray:
-        channels = self._stream["channels"]
-        self._size = self._size or self._stream["block"]
-        size = self._call_unit()
+        channels, unit = self._stream["channels"], self._unit
         outs: list[np.ndarray] = []
         got = 0
         if self._pending_len:
-            block = np.zeros((channels, size), dtype=np.float32)
+            # The last, partial unit is padded with silence: every call is one whole unit.
+            block = np.zeros((channels, unit), dtype=np.float32)
             block[:, : self._pending_len] = np.concatenate(self._pending, axis=1)
             self._pending, self._pending_len = [], 0
             outs.append(self._run(block))
             got += outs[-1].shape[1]
-        silence = np.zeros((channels, size), dtype=np.float32)
+        silence = np.zeros((channels, unit), dtype=np.float32)
         # The budget is in samples (MAX_DRAIN_BLOCKS default-sized blocks), whatever the block size.
-        for _ in range(max(MAX_DRAIN_BLOCKS, -(-MAX_DRAIN_BLOCKS * 8192 // size))):
+        for _ in range(max(MAX_DRAIN_BLOCKS, -(-MAX_DRAIN_BLOCKS * 8192 // unit))):
             if got >= owed:
                 break
             outs.append(self._run(silence))
@@ -197,12 +167,8 @@ class NativeStage(Plugin):
             return _empty(channels)
         return np.concatenate(outs, axis=1)[:, :owed]
 
-    def _process_whole(self, audio: np.ndarray, sample_rate: float, buffer_size: int) -> np.ndarray:
-        if audio.shape[1] == 0:
-            return audio.copy()
-        _check_nyquist(self.plugin, sample_rate, getattr(self, "origins", {}))  # as a stream's start does
-        # pedalboard's own whole-buffer call compensates latency; streaming equals it.
-        return self._call(audio, sample_rate, buffer_size, reset=True)
+    # No _process_whole of its own: the whole-buffer call is Plugin's, start + push + finish, the
+    # very stream above, so it feeds the plugin the same calls a stream of any chunks does.
 
 
 def _check_nyquist(plugin: Any, sample_rate: float, origins: dict[int, str] | None = None) -> None:

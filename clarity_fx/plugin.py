@@ -14,8 +14,11 @@ from Python), so "pedalboard-compatible" means the same *calling contract*::
   returns latency-aligned audio: early calls return fewer samples, exactly as
   pedalboard's own plugins do. :meth:`Plugin.flush` then returns the tail, so
   that streaming plus flush equals one whole-buffer call.
-- ``buffer_size`` is the size of the blocks the DSP sees; output never depends
-  on it.
+- ``buffer_size`` is the size of the blocks the DSP sees; a clarity-fx
+  processor's output never depends on it. A native plugin's may (a VST3 with
+  block-rate modulation, pedalboard's MP3 codec): a Chain feeds it
+  ``buffer_size`` blocks, the last padded with silence, in a stream and in a
+  whole-buffer call alike, so its output never depends on the chunks.
 
 Internally every stage speaks one small protocol, so containers (``Chain``,
 ``Mix``, ``Blend``, ``Automate``) compose without knowing what they hold:
@@ -437,7 +440,9 @@ class Plugin:
         sample_rate : float
             Sample rate in Hz.
         buffer_size : int, optional
-            Largest block handed to the DSP; the output does not depend on it.
+            Largest block handed to the DSP; a clarity-fx processor's output does
+            not depend on it (a native plugin in a Chain is fed blocks of exactly
+            this size, streamed or whole, and may depend on it).
         reset : bool, optional
             True: clear state, return ``len(input)`` latency-compensated
             samples. False: continue the stream; early calls return fewer

@@ -135,7 +135,7 @@ def test_invalid_parameter_raises_when_set():
 @pytest.mark.parametrize("first", [1213, 1613, 4612])
 def test_mp3_compressor_streams_like_the_whole_call_at_any_first_chunk(first):
     # pedalboard's MP3Compressor returns other samples at some block sizes (these three among
-    # them); the stage must not take such a first chunk as its block size.
+    # them); a stage's block size is buffer_size, never a chunk's.
     x = noise(2, 0.5)
     assert np.abs(pedalboard.Pedalboard([pedalboard.MP3Compressor()])(x, SR, buffer_size=first)
                   - pedalboard.Pedalboard([pedalboard.MP3Compressor()])(x, SR)).max() > 1e-3
@@ -215,9 +215,8 @@ def test_upstream_of_is_what_feeds_a_node():
     "make", [lambda: pedalboard.Reverb(), lambda: pedalboard.GSMFullRateCompressor()], ids=["reverb", "gsm"]
 )
 def test_long_chunks_give_the_samples_of_one_block_per_call(make):
-    # A native stage hands all the whole blocks of a long chunk to pedalboard in one call; that
-    # must give the samples of one buffer_size block per call. pedalboard's GSM codec does not
-    # (it depends on where calls end), so a stage holding one keeps one block per call.
+    # A native stage hands pedalboard one buffer_size block per call, however long the chunk:
+    # pedalboard's GSM codec depends on where calls end, not only on the block size.
     size = 1024
     x = noise(2, 0.5)
     plugin = make()

@@ -158,3 +158,81 @@ def test_random_chunk_sizes(name, sizes):
     whole = plugin.process(x, SR)
     sizes[0] = max(sizes[0], 3)  # a first chunk of 1-2 stereo samples is ambiguous, as in pedalboard
     np.testing.assert_allclose(stream(plugin, x, sizes), whole, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- block-size-dependent natives
+# Many real plugins answer with other samples when the host cuts the audio into other blocks
+# (block-rate modulation, per-block analysis). tests/vst3's ClarityTestBlock is one by design:
+# per block, out = g * in + mean(block) / 2, g a 10 Hz LFO stepped at the block's first sample.
+# A Chain must feed such a plugin the same calls streamed as whole: one buffer_size unit per call,
+# the last unit padded with silence.
+UNEVEN = [[1000, 4096, 37, 12345], [37], [4096], [12345]]
+
+
+def block_dependent(name: str, request) -> pedalboard.Plugin:
+    if name == "Reverb":
+        return pedalboard.Reverb(room_size=0.9, wet_level=0.5)
+    return pedalboard.load_plugin(str(request.getfixturevalue("vst3_plugins")["block"]))
+
+
+def block_model(x: np.ndarray, size: int) -> np.ndarray:
+    """What ClarityTestBlock returns when fed units of ``size`` samples, the last padded with silence."""
+    n = x.shape[1]
+    padded = np.zeros((x.shape[0], -(-n // size) * size))
+    padded[:, :n] = x
+    out = np.empty_like(padded)
+    for start in range(0, padded.shape[1], size):
+        block = padded[:, start : start + size]
+        gain = 0.75 + 0.25 * np.sin(2 * np.pi * (start % 4800) / 4800)
+        out[:, start : start + size] = gain * block + 0.5 * block.mean(axis=1, keepdims=True)
+    return out[:, :n]
+
+
+def test_the_block_plugin_depends_on_its_blocks_and_a_chain_feeds_it_whole_padded_units(vst3_plugins):
+    x = noise(2, 0.5)  # 24000 samples: two whole 8192 blocks and a short one
+    plugin = pedalboard.load_plugin(str(vst3_plugins["block"]))
+    # The plugin is what it claims: its output moves with the host's block size and last block.
+    assert np.abs(plugin(x, SR, buffer_size=4096) - plugin(x, SR, buffer_size=8192)).max() > 0.05
+    own = plugin(x, SR)  # pedalboard's whole call ends on a short block of 7616
+    assert np.abs(own[:, 16384:] - block_model(x, 8192)[:, 16384:]).max() > 2e-5
+    for size in (8192, 1000, 3):
+        np.testing.assert_allclose(cfx.Chain([plugin])(x, SR, buffer_size=size), block_model(x, size),
+                                   atol=2e-7, err_msg=str(size))
+    mono = cfx.Chain([plugin])  # a stereo-only plugin fed mono as two equal channels
+    np.testing.assert_allclose(mono(x[0], SR), block_model(x[:1], 8192)[0], atol=2e-7)
+
+
+@pytest.mark.parametrize("name", ["Reverb", "ClarityTestBlock"])
+@pytest.mark.parametrize("sizes", UNEVEN, ids=str)
+def test_block_size_dependent_natives_stream_exactly_like_the_whole_call(name, sizes, request):
+    x = noise(2, 0.6)
+    chain = cfx.Chain([block_dependent(name, request)])
+    whole = chain(x, SR)
+    np.testing.assert_array_equal(stream(chain, x, sizes), whole)
+    np.testing.assert_array_equal(stream(chain, x[0], sizes), chain(x[0], SR))  # mono too
+
+
+def test_block_size_dependent_natives_inside_a_mixed_chain_stream_like_the_whole_call(vst3_plugins):
+    x = noise(2, 0.6)
+    block = pedalboard.load_plugin(str(vst3_plugins["block"]))
+    chain = cfx.Chain([
+        pedalboard.HighpassFilter(80), block,  # one pedalboard.Pedalboard stage
+        cfx.FFTFilter(impulse_response=np.hanning(33) / 16, ir_delay_samples=16),
+        pedalboard.Reverb(room_size=0.9),
+        cfx.Mix([cfx.Chain([pedalboard.load_plugin(str(vst3_plugins["block"]))]), pedalboard.Gain(-6)]),
+    ])
+    whole = chain(x, SR)
+    for sizes in UNEVEN:
+        np.testing.assert_allclose(stream(chain, x, sizes), whole, atol=1e-6, err_msg=str(sizes))
+    np.testing.assert_allclose(stream(chain, x, [1000], buffer_size=1000), chain(x, SR, buffer_size=1000),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Reverb", "ClarityTestBlock"])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(1, 20000), min_size=1, max_size=6))
+def test_block_size_dependent_natives_at_random_chunk_sizes(name, sizes, request):
+    x = noise(2, 0.4)
+    chain = cfx.Chain([block_dependent(name, request)])
+    sizes[0] = max(sizes[0], 3)  # a first chunk of 1-2 stereo samples is ambiguous, as in pedalboard
+    np.testing.assert_array_equal(stream(chain, x, sizes), chain(x, SR))

@@ -29,7 +29,12 @@ HERE = Path(__file__).resolve().parent / "vst3"
 BUILD_SCRIPT = HERE / "build.sh"
 #: Built into the git-ignored tests/vst3/build, which build.sh keeps up to date and locks.
 BUILD_DIR = HERE / "build"
-PLUGINS = {"gain": "ClarityTestGain", "latency": "ClarityTestLatency", "crash": "ClarityTestCrash"}
+PLUGINS = {
+    "gain": "ClarityTestGain",
+    "latency": "ClarityTestLatency",
+    "crash": "ClarityTestCrash",
+    "block": "ClarityTestBlock",  # output depends on the blocks it is handed
+}
 
 
 def missing_toolchain() -> str | None:
@@ -59,7 +64,7 @@ def require_toolchain() -> None:
 
 @pytest.fixture(scope="session")
 def vst3_plugins() -> dict[str, Path]:
-    """``{"gain": Path, "latency": Path, "crash": Path}``: the built ``.vst3`` bundles."""
+    """``{"gain": Path, "latency": Path, "crash": Path, "block": Path}``: the built ``.vst3`` bundles."""
     require_toolchain()
     result = subprocess.run(
         ["bash", str(BUILD_SCRIPT), str(BUILD_DIR)], capture_output=True, text=True, timeout=300

@@ -13,7 +13,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUTDIR="${1:-$HERE/build}"
 DPF_PATH="${DPF_PATH:-/usr/share/dpf}"
 CXX="${CXX:-g++}"
-PLUGINS=(ClarityTestGain ClarityTestLatency ClarityTestCrash)
+PLUGINS=(ClarityTestGain ClarityTestLatency ClarityTestCrash ClarityTestBlock)
 
 if [ ! -f "$DPF_PATH/distrho/DistrhoPluginMain.cpp" ]; then
     echo "build.sh: DPF sources not found at $DPF_PATH (apt-get install dpf-source)" >&2
