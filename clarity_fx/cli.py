@@ -231,7 +231,8 @@ def _apply_isolated(
 @app.command()
 def plugins(
     name: Annotated[
-        str | None, typer.Argument(help="A processor type (or mix, vst3): print its full manual.")
+        str | None,
+        typer.Argument(metavar="NAME", help="A processor type (or mix, vst3): print its full manual."),
     ] = None,
     vst3: Annotated[Path | None, typer.Option(help="List this VST3 plugin's parameters instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -275,7 +276,7 @@ def plugins(
                          for k in ("min", "max"))
             typer.echo(f"  {pname:<24} {low:>8} .. {high:<8} {row['unit']}")
         return
-    from .manual import overview, processor_manual
+    from .manual import overview, processor_manual, summary
 
     if name is not None:
         if as_json:
@@ -287,8 +288,8 @@ def plugins(
                 typer.echo(json.dumps(preset_schema()["$defs"][name], indent=2))
                 return
             kind = get_type(name)
-            typer.echo(json.dumps({"origin": kind.origin, "doc": kind.doc, "params": kind.params},
-                                  indent=2, default=str))
+            typer.echo(json.dumps({"origin": kind.origin, "doc": summary(kind.cls.__doc__ or ""),
+                                   "params": kind.params}, indent=2, default=str))
             return
         typer.echo(processor_manual(name), nl=False)
         return

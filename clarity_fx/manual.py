@@ -16,7 +16,9 @@ import textwrap
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["format_number", "overview", "plain_text", "processor_manual", "range_text", "tex_text"]
+from .errors import ParameterError
+
+__all__ = ["format_number", "overview", "summary", "plain_text", "processor_manual", "range_text", "tex_text"]
 
 #: Width the manual wraps its own paragraphs to (docstrings keep their line breaks).
 WIDTH = 100
@@ -335,7 +337,7 @@ def _parameter_entries(section: str) -> dict[str, str]:
     return entries
 
 
-def _summary(doc: str) -> str:
+def summary(doc: str) -> str:
     """The first paragraph of a docstring, as one line of plain text."""
     first = _sections(doc)[""].split("\n\n")[0]
     return " ".join(plain_text(first).split())
@@ -395,7 +397,11 @@ def processor_manual(name: str) -> str:
 
     if name in ("mix", "vst3"):
         return _structural_page(name)
-    kind = get_type(name)
+    try:
+        kind = get_type(name)
+    except ParameterError as err:
+        hint = "" if "did you mean" in str(err) else "; 'clarity plugins' lists every type"
+        raise ParameterError(f"{err}{hint}") from None
     sections = _sections(kind.cls.__doc__ or "")
     where = ("clarity_fx." if kind.origin == "clarity" else "pedalboard.") + kind.cls.__name__
     lines = [f"{kind.name}  ({where})", ""]
@@ -510,7 +516,7 @@ def overview() -> str:
     lines = ["Processor types (clarity plugins NAME prints one in full: parameters, units, formula)", ""]
     for name, kind in processor_types().items():
         lines.append(f"{name}  [{kind.origin}]")
-        lines.append(_wrap(_summary(kind.cls.__doc__ or "") or "(no description)", "    "))
+        lines.append(_wrap(summary(kind.cls.__doc__ or "") or "(no description)", "    "))
         for pname, spec in kind.params.items():
             lines.append(textwrap.fill(f"{pname:<24} {_parameter_line(spec)}", WIDTH, initial_indent="      ",
                                        subsequent_indent=" " * 31, break_long_words=False,
