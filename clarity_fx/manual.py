@@ -18,7 +18,10 @@ from typing import Any
 
 from .errors import ParameterError
 
-__all__ = ["format_number", "overview", "summary", "plain_text", "processor_manual", "range_text", "tex_text"]
+__all__ = [
+    "chain_items_text", "format_number", "overview", "plain_text", "processor_manual", "range_text",
+    "summary", "tex_text",
+]
 
 #: Width the manual wraps its own paragraphs to (docstrings keep their line breaks).
 WIDTH = 100
@@ -338,7 +341,13 @@ def _parameter_entries(section: str) -> dict[str, str]:
 
 
 def summary(doc: str) -> str:
-    """The first paragraph of a docstring, as one line of plain text."""
+    """The first paragraph of a docstring, as one line of plain text.
+
+    Examples
+    --------
+    >>> summary("Cascaded ``order``\\ntimes.\\n\\nMore.")
+    'Cascaded order times.'
+    """
     first = _sections(doc)[""].split("\n\n")[0]
     return " ".join(plain_text(first).split())
 
@@ -478,8 +487,18 @@ def _structural_page(name: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def item_keys_text() -> str:
-    """The item keys, ``mix``, ``vst3`` and key chains, as the overview prints them."""
+def chain_items_text() -> str:
+    """The chain-item rules, as the overview prints them.
+
+    Returns
+    -------
+    str
+        The item keys (from the preset schema's ``$defs``, in
+        :data:`~clarity_fx.preset.ITEM_KEYS` order), ``mix`` and ``vst3``,
+        how object parameters and key chains are given
+        (:data:`~clarity_fx.preset.OBJECT_PARAMETERS`) and the ``--set``
+        selector rules (:func:`~clarity_fx.preset.apply_overrides`).
+    """
     from .preset import ITEM_KEYS, OBJECT_PARAMETERS, apply_overrides
 
     defs = _schema_defs()
@@ -522,5 +541,5 @@ def overview() -> str:
                                        subsequent_indent=" " * 31, break_long_words=False,
                                        break_on_hyphens=False))
         lines.append("")
-    lines.append(item_keys_text())
+    lines.append(chain_items_text())
     return "\n".join(lines).rstrip() + "\n"
