@@ -238,13 +238,18 @@ def _apply_isolated(
 
 @app.command()
 def plugins(
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="NAME", help="A processor type (or mix, vst3): print its full manual."),
+    ] = None,
     vst3: Annotated[Path | None, typer.Option(help="List this VST3 plugin's parameters instead.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List processor types and their parameters (or a VST3's)."""
+    """The manual: every processor type, its parameters and the chain-item keys; NAME prints one in full."""
     from .registry import processor_types
 
     if vst3 is not None:
+        from .manual import format_number
         from .preset import load_vst3
 
         path = expand_user(vst3)
@@ -252,8 +257,8 @@ def plugins(
             raise ClarityError(f"{path}: VST3 plugin not found; check the path")
         plugin = load_vst3(path, {})
         rows = {}
-        for name, param in plugin.parameters.items():
-            rows[name] = {
+        for pname, param in plugin.parameters.items():
+            rows[pname] = {
                 "min": param.min_value,
                 "max": param.max_value,
                 "default": param.raw_value,
@@ -274,8 +279,27 @@ def plugins(
             )
             return
         typer.echo(f"{path.name}  latency {plugin.reported_latency_samples} samples")
-        for name, row in rows.items():
-            typer.echo(f"  {name:<24} {row['min']!s:>8} .. {row['max']!s:<8} {row['unit']}")
+        for pname, row in rows.items():
+            low, high = (format_number(row[k]) if isinstance(row[k], (int, float)) else str(row[k])
+                         for k in ("min", "max"))
+            typer.echo(f"  {pname:<24} {low:>8} .. {high:<8} {row['unit']}")
+        return
+    from .manual import overview, processor_manual, summary
+
+    if name is not None:
+        if as_json:
+            from .registry import get_type
+
+            if name in ("mix", "vst3"):
+                from .schema import preset_schema
+
+                typer.echo(json.dumps(preset_schema()["$defs"][name], indent=2))
+                return
+            kind = get_type(name)
+            typer.echo(json.dumps({"origin": kind.origin, "doc": summary(kind.cls.__doc__ or ""),
+                                   "params": kind.params}, indent=2, default=str))
+            return
+        typer.echo(processor_manual(name), nl=False)
         return
     types = processor_types()
     if as_json:
@@ -285,21 +309,7 @@ def plugins(
             )
         )
         return
-    for name, kind in types.items():
-        typer.echo(f"{name}  [{kind.origin}]  {kind.doc[:70]}")
-        for pname, spec in kind.params.items():
-            if spec["type"] == "object":
-                continue
-            low, high = spec["minimum"], spec["maximum"]
-            rng = ""
-            if low is not None or high is not None:
-                opener = "(" if spec.get("exclusive_minimum") else "["
-                rng = f"{opener}{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}]"
-            if spec["choices"]:
-                rng = "|".join(spec["choices"])
-            typer.echo(
-                f"    {pname:<24} {spec['type']:<6} {spec['unit']:<4} {rng:<22} default {spec['default']!r}"
-            )
+    typer.echo(overview(), nl=False)
 
 
 def _flatten(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -519,15 +529,24 @@ def batch_command(
 
 @presets_app.command("list")
 def presets_list() -> None:
-    """List named presets: the user's folder, then the shipped ones."""
-    from .preset import list_presets, parse_preset, read_preset_text
+    """List named presets: the user's folder, then the shipped ones; a user preset is marked."""
+    from .preset import list_presets, parse_preset, read_preset_text, shipped_presets, user_preset_dir
 
+    shipped = shipped_presets()
+    mine = 0
     for name, path in list_presets().items():
         try:
             description = parse_preset(read_preset_text(path), str(path)).description
         except ClarityError as err:
             description = f"(invalid: {err})"
-        typer.echo(f"{name:<22} {description}")
+        mark = ""
+        if shipped.get(name) != path:
+            mine += 1
+            mark = "[user, shadows the shipped preset] " if name in shipped else "[user] "
+        typer.echo(f"{name:<22} {mark}{description}")
+    if mine:
+        typer.echo(f"[user]: your presets, from {user_preset_dir()}; one named like a shipped preset "
+                   "is used in its place", err=True)
 
 
 @presets_app.command("show")
@@ -566,15 +585,31 @@ def presets_schema() -> None:
 @presets_app.command("export")
 def presets_export(
     preset: Annotated[str, typer.Argument(help="Preset name or file.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="YAML file to write.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="YAML file to write; its name is the new preset's name.")
+    ],
     overrides: Overrides = None,
 ) -> None:
-    """Write a preset, with --set overrides applied, as a complete YAML file."""
-    from .preset import load_preset_spec, save_preset
+    """Write a preset, with --set overrides applied, as a complete YAML file under a new name."""
+    from .preset import load_preset_spec, save_preset, shipped_presets, user_preset_dir
 
+    target = expand_user(output)
+    name = target.stem
+    if name in shipped_presets():
+        raise ClarityError(
+            f"{output}: an export named {name!r} would shadow the shipped preset {name!r} "
+            f"(presets are named by their file); choose another file name, e.g. -o {name}-mine.yaml"
+        )
     spec = load_preset_spec(preset, overrides or [])
-    save_preset(spec.build(), output, name=spec.name, description=spec.description)
-    typer.echo(str(output), err=True)
+    changes = f" with --set {' --set '.join(overrides)}" if overrides else ""
+    origin = f"Exported from {spec.name}{changes}."
+    description = f"{spec.description.rstrip()} {origin}".strip()
+    save_preset(spec.build(), target, name=name, description=description)
+    typer.echo(
+        f"{output}  (preset {name!r}, {origin[0].lower()}{origin[1:-1]}; "
+        f"put it in {user_preset_dir()} to use it by name)",
+        err=True,
+    )
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

@@ -37,10 +37,19 @@ from .registry import get_type, processor_types, suggest, type_name_of
 __all__ = [
     "Preset", "load_preset", "parse_preset", "save_preset", "preset_to_dict", "find_preset",
     "preset_dirs", "list_presets", "apply_overrides", "build_chain", "ITEM_KEYS",
+    "OBJECT_PARAMETERS", "shipped_presets", "user_preset_dir",
 ]
 
 #: Keys that sit beside the type key of a chain item, never inside its parameters.
 ITEM_KEYS = ("bypass", "wet", "listen", "automate")
+#: How a preset gives a parameter of kind ``object`` (what :func:`_build_processor` does with it);
+#: ``clarity plugins`` prints this.
+OBJECT_PARAMETERS = (
+    "a parameter of type object is given as text, a file path relative to the preset's folder (an "
+    "impulse response, a noise clip, an external key recording), or as a list of chain items, a chain "
+    "built exactly like the preset's own: a compressor's key chain takes processors, mix and vst3 items "
+    "and the item keys, e.g. 'key: [{butterworth_filter: {kind: bandpass, low_hz: 4000, high_hz: 9000}}]'."
+)
 #: Largest preset file read, in bytes.
 MAX_PRESET_BYTES = 256 * 1024
 #: Most YAML aliases (``*ref``) a preset may use.
@@ -601,9 +610,24 @@ def list_presets() -> dict[str, Path]:
     """Preset name → file, user presets shadowing shipped ones."""
     found: dict[str, Path] = {}
     for folder in reversed(preset_dirs()):
-        if folder.is_dir():
-            for path in sorted(folder.glob("*.yaml")):
-                found[path.stem] = path
+        found.update(_presets_in(folder))
+    return dict(sorted(found.items()))
+
+
+def _presets_in(folder: Path) -> dict[str, Path]:
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
+def user_preset_dir() -> Path:
+    """The user's preset folder (``$XDG_CONFIG_HOME/clarity-fx/presets``); it may not exist yet."""
+    return preset_dirs()[0]
+
+
+def shipped_presets() -> dict[str, Path]:
+    """Name → file of the presets that ship with clarity-fx, whether or not a user preset shadows them."""
+    found: dict[str, Path] = {}
+    for folder in reversed(preset_dirs()[1:]):
+        found.update(_presets_in(folder))
     return dict(sorted(found.items()))
 
 

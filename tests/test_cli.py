@@ -197,24 +197,73 @@ def test_presets_schema_is_json_schema(tmp_path):
     assert "highpass_filter" in schema["$defs"] and schema["required"] == ["chain"]
 
 
-def test_presets_export_applies_overrides(tmp_path, user_env):
+def test_presets_export_applies_overrides_under_the_files_name(tmp_path, user_env):
     target = tmp_path / "exported.yaml"
     result = clarity("presets", "export", "quieter", "--set", "gain.gain_db=-3", "-o", target, env=user_env)
     assert result.returncode == 0, result.stderr
     data = yaml.safe_load(target.read_text())
-    assert data["name"] == "quieter" and data["description"] == "Six dB quieter."
+    assert data["name"] == "exported"  # not 'quieter': saved among the user's presets it shadows nothing
+    assert data["description"] == "Six dB quieter. Exported from quieter with --set gain.gain_db=-3."
+    assert "preset 'exported', exported from quieter" in result.stderr
     assert data["chain"] == [{"gain": {"gain_db": -3.0}}]
     assert clarity("presets", "validate", target).returncode == 0
 
 
+def test_presets_export_refuses_a_shipped_presets_name(tmp_path, user_env):
+    folder = tmp_path / "config" / "clarity-fx" / "presets"
+    line = one_line_error(clarity("presets", "export", "vocal-clarity", "-o", folder / "vocal-clarity.yaml",
+                                  env=user_env))
+    assert "would shadow the shipped preset 'vocal-clarity'" in line and "vocal-clarity-mine.yaml" in line
+    assert not (folder / "vocal-clarity.yaml").exists()
+
+
+def test_presets_list_marks_user_presets_and_the_ones_that_shadow_shipped_presets(tmp_path, user_env):
+    folder = tmp_path / "config" / "clarity-fx" / "presets"
+    (folder / "de-esser.yaml").write_text(PRESET)  # shadows the shipped de-esser
+    listed = clarity("presets", "list", env=user_env)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row.split()[0]: row for row in listed.stdout.splitlines()}
+    assert rows["quieter"].split(None, 1)[1] == "[user] Six dB quieter."
+    assert rows["de-esser"].split(None, 1)[1] == "[user, shadows the shipped preset] Six dB quieter."
+    assert "[user" not in rows["vocal-clarity"] and "[user" not in rows["telephone-band"]
+    assert f"your presets, from {folder}" in listed.stderr
+    plain = clarity("presets", "list", env={**user_env, "XDG_CONFIG_HOME": str(tmp_path / "empty")})
+    assert "[user" not in plain.stdout and plain.stderr == ""
+
+
 # --------------------------------------------------------------------------- plugins
-def test_plugins_lists_types_and_their_parameters():
+def test_plugins_lists_types_their_parameters_and_the_item_keys():
     result = clarity("plugins")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("highpass_filter "))
-    assert lines[start + 1].split()[0] == "cutoff_frequency_hz"
+    parameter = next(line for line in lines[start + 1 :] if line.startswith("      "))
+    assert parameter.split()[:3] == ["cutoff_frequency_hz", "number,", "Hz,"]
     assert "fft_filter" in result.stdout
+    # Whole sentences, no reST, plain numbers (it printed "cascad", "``R``" and "1.04858e+06").
+    assert "cascaded order times." in result.stdout
+    assert "every R dB in become 1 dB out." in result.stdout
+    assert "``" not in result.stdout and ":class:" not in result.stdout and "\\" not in result.stdout
+    assert "16 to 1048576" in result.stdout and "e+0" not in result.stdout
+    for key in ("bypass", "wet", "listen", "automate", "mix", "vst3"):
+        assert any(line.strip().startswith(f"{key}:") or line.strip().startswith(f"{key} ") for line in lines)
+    assert "key chain" in result.stdout and "'key: [{butterworth_filter:" in result.stdout
+
+
+def test_plugins_name_prints_one_processors_manual():
+    result = clarity("plugins", "hard_knee_compressor")
+    assert result.returncode == 0, result.stderr
+    page = result.stdout
+    assert page.startswith("hard_knee_compressor  (clarity_fx.HardKneeCompressor)")
+    assert "  threshold_db: number, dB, -120 to 24, default -18\n" in page
+    assert "T, the level where compression starts" in page  # the docstring's own words
+    # The Notes' formulas as text: ":math:" LaTeX made Unicode, ``literals`` unquoted.
+    assert "y_1[n] = max(x_L[n], α_R y_1[n−1] + (1 − α_R) x_L[n])" in page
+    assert "y[n] = x[n − D] · 10^((M − y_L[n])/20)" in page
+    assert "Giannoulis" in page  # its reference
+    assert "``" not in page and "math::" not in page and "\\" not in page
+    line = one_line_error(clarity("plugins", "hard_knee_compresor"))
+    assert "did you mean 'hard_knee_compressor'" in line
 
 
 def test_plugins_json_matches_the_registry():

@@ -187,7 +187,7 @@ class AnalyticFilter(Plugin):
         bandpass  H(f) = HP(f; low_hz) · LP(f; high_hz)
                        = (j f/f_l) / ((1 + j f/f_l)(1 + j f/f_h))
 
-    all raised to the power ``order``. The seed's printed band-pass,
+    all raised to the power ``order``. The band-pass printed in clarity-fx's original specification,
     ``(j f/f_c)/(1 + j f/f_c) · (1 + j f/f_b)``, has its low-pass factor upside
     down: it rises 6 dB/octave without bound above ``f_b``, +10.8 dB at
     10 kHz for ``f_c`` = 300 Hz and ``f_b`` = 3000 Hz, so it is not a band-pass.

@@ -233,9 +233,10 @@ class SpectralSubtraction(Plugin):
         subtraction:  |Ŝ|^p = max(|X|^p − α·|N|^p, β·|N|^p),  G = |Ŝ|/|X|
 
     then ``G ← max(G, G_min)``, the moving average over ``freq_smoothing_hz``
-    and the one-pole smoother of ``time_smoothing_ms``. The seed's formula
-    ``|Ŝ| = max(|X| − |N|, 0)`` is ``method="subtraction"``, α = 1, β = 0,
-    ``domain="magnitude"``, ``max_reduction_db=None``, no smoothing.
+    and the one-pole smoother of ``time_smoothing_ms``. Plain magnitude subtraction,
+    ``|Ŝ| = max(|X| − |N|, 0)`` (the formula of clarity-fx's original specification),
+    is ``method="subtraction"``, α = 1, β = 0, ``domain="magnitude"``,
+    ``max_reduction_db=None``, no smoothing.
 
     **Defaults were chosen by measurement** with ``benchmarks/bench_denoise.py
     --compare`` (espeak-ng speech: 4 clips, 3 voices, 16 and 48 kHz; white,
@@ -249,7 +250,7 @@ class SpectralSubtraction(Plugin):
     defaults: wiener, TSNR + look-ahead     +8.25 dB   +0.024   +4.15 dB
     TSNR without look-ahead (old default)   +8.11 dB   +0.022   +4.00 dB
     … and hop n_fft/4                       +8.15 dB   +0.022   +4.05 dB
-    seed formula (subtraction, α=1, β=0)    +6.56 dB   +0.024   +2.46 dB
+    plain subtraction (α=1, β=0)            +6.56 dB   +0.024   +2.46 dB
     Berouti, power, α = 2, β = 0.01         +6.57 dB   +0.024   +2.47 dB
     wiener, decision-directed, a = 0.98     +6.45 dB   +0.002   +2.35 dB
     mmse_lsa, decision-directed, a = 0.98   +6.57 dB   +0.003   +2.47 dB
