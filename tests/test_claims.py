@@ -150,3 +150,32 @@ def test_podcast_duck_with_a_noisy_voice_key(noise_dbfs, tmp_path):
     assert ducked[silent].mean() == 0.0
     assert ducked[voiced].mean() > 0.95
     assert np.median(frames[voiced].mean(axis=1)) < -11.0  # the promised 12 dB, most of the time
+
+
+# --- the repair presets render at any rate (issue 15.6) ------------------------------------
+
+
+@pytest.mark.parametrize("sr", [16000, 48000])
+def test_repair_presets_at_16_and_48_khz(sr, tmp_path):
+    from scipy.signal import resample_poly
+
+    take, take_sr = sf.read(TAKE, dtype="float64")
+    voice = resample_poly(take[: 5 * take_sr], sr, take_sr)
+    rng = np.random.default_rng(7)
+    damaged = np.clip(voice, -0.25, 0.25) * 2.0  # clipped peaks
+    for start in rng.integers(0, damaged.size - 10, 40):  # clicks
+        damaged[start : start + 4] += 0.5
+    damaged[: damaged.size // 2] *= 0.25  # a level jump: -12 dB for the first half
+    sf.write(tmp_path / "in.wav", damaged.astype(np.float32), sr, subtype="FLOAT")
+    for name in ("restore-speech", "restore-vinyl", "podcast-level"):
+        out = tmp_path / f"{name}.wav"
+        cfx.render(tmp_path / "in.wav", out, cfx.load_preset(name), progress=False)
+        y, out_sr = sf.read(out, dtype="float32")
+        assert out_sr == sr and y.size == damaged.size and np.isfinite(y).all()
+        report = an.analyze_file(out)
+        if name != "restore-vinyl":  # the two with a true-peak ceiling
+            assert report["peak"]["true_peak_dbtp"] <= -1.0 + 0.05, name
+        if name == "podcast-level":
+            assert abs(report["loudness"]["integrated_lufs"] + 16.0) < 0.5
+        if name == "restore-speech":
+            assert report["peak"]["clipped_samples"] == 0
