@@ -102,10 +102,11 @@ def make_damaged(out: Path) -> dict[str, tuple[Path, Path]]:
     if speech is not None:
         sr = 48000
         clean = speech
-        level = np.abs(clean).max() / 2.0  # peaks 6 dB over the clip level
-        damaged = np.clip(clean, -level, level)
-        damaged = _clicks(damaged, sr, 10, rng)
-        damaged = damaged + _hum(damaged.size, sr, -40) + 10 ** (-50 / 20) * _pink(damaged.size, rng)
+        # Hum and room noise reach the converter with the voice, which clips there (peaks 6 dB
+        # over the clip level); clicks come after (dropouts, a bad cable).
+        damaged = clean + _hum(clean.size, sr, -40) + 10 ** (-50 / 20) * _pink(clean.size, rng)
+        level = np.abs(damaged).max() / 2.0
+        damaged = _clicks(np.clip(damaged, -level, level), sr, 10, rng)
         pairs["restore-speech"] = _write_pair(out, "speech", clean, damaged, sr)
         # Level jumps: the same speech at -30, -18 and -24 LUFS, with room noise.
         third = clean.size // 3
@@ -153,6 +154,19 @@ def speech_loudness_spread(path: Path) -> float:
     return float(np.percentile(values, 95) - np.percentile(values, 5)) if values else float("nan")
 
 
+def stage_snrs(name: str, clean: Path, damaged: Path, out: Path) -> list[str]:
+    """SNR against the clean recording after each stage of preset ``name`` (the chain cut short there)."""
+    chain = cfx.load_preset(name)
+    x, sr = sf.read(damaged, dtype="float32", always_2d=True)
+    lines = []
+    for i in range(1, len(chain) + 1):
+        part = out / f"{name}-stage{i}.wav"
+        sf.write(part, cfx.Chain(list(chain)[:i])(x.T, sr).T, sr, subtype="FLOAT")
+        stage = type(list(chain)[i - 1]).__name__
+        lines.append(f"{'':15s}   after stage {i} ({stage}): {snr_db(clean, part):5.1f} dB")
+    return lines
+
+
 def row(report: dict) -> list[str]:
     def f(v: float | None, fmt: str = "{:.1f}") -> str:
         return "-" if v is None else fmt.format(v)
@@ -172,6 +186,7 @@ def row(report: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "presets")
+    parser.add_argument("--only", nargs="*", default=None, help="measure only these presets")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     mix = make_mix(args.out / "mix.wav")
@@ -194,7 +209,7 @@ def main() -> None:
     damaged = make_damaged(args.out)
     repairs = []
     for name, path in list_presets().items():
-        if name in REPAIR_PRESETS and name not in damaged:
+        if (name in REPAIR_PRESETS and name not in damaged) or (args.only and name not in args.only):
             continue
         source = TAKE if name in VOICE_PRESETS else mix
         if name in REPAIR_PRESETS:
@@ -217,6 +232,7 @@ def main() -> None:
                         f"{speech_loudness_spread(target):.1f} LU"
             repairs.append(f"{name:15s} SNR against the clean recording {snr_db(clean, source):5.1f} -> "
                            f"{snr_db(clean, target):5.1f} dB{extra}")
+            repairs.extend(stage_snrs(name, clean, source, args.out))
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         print(
