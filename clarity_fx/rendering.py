@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from .audio_io import BackgroundWriter, _writer_options, expand_user, open_audio, read_blocks, write_audio
+from .audio_io import (
+    BackgroundWriter,
+    _writer_options,
+    default_lossy_quality,
+    expand_user,
+    open_audio,
+    read_blocks,
+    write_audio,
+)
 from .errors import AudioFileError
 
 __all__ = [
@@ -399,7 +407,10 @@ def render(
     bit_depth : int, optional
         16, 24 or 32 for wav/aiff/flac; default keeps the source's.
     quality : optional
-        mp3/ogg/flac quality as pedalboard takes it (e.g. ``"V2"``, ``"320k"``).
+        mp3/ogg/flac quality as pedalboard takes it (e.g. ``"V2"``, ``"320k"``). By default
+        an MP3/OGG of a lossy source gets one bitrate step above the source's
+        (:func:`~clarity_fx.audio_io.default_lossy_quality`), of a lossless one
+        pedalboard's highest (MP3 320 kbps, Vorbis "best").
     progress : bool, optional
         Show a progress bar; by default on files longer than 20 s.
     block_seconds : float, optional
@@ -463,6 +474,8 @@ def render(
         )
     if target.is_dir():
         raise AudioFileError(f"{target} is a folder; give an output file name with an extension")
+    if quality is None:
+        quality = default_lossy_quality(info, target.suffix.lower())
     options = _writer_options(target.suffix.lower(), info.file_dtype, bit_depth, quality)
     given, chain = chain, _as_chain(chain)  # report paths are in what the caller gave
     key_source = _attach_key(chain, key)

@@ -94,3 +94,39 @@ def test_integrated_loudness_helper_agrees_with_pyloudnorm(album):
     folder, _ = album
     x, _ = sf.read(folder / "track1.wav", always_2d=True)
     assert abs(integrated_loudness(x.T, SR) - pyloudnorm.Meter(SR).integrated_loudness(x)) < 0.1
+
+
+# --------------------------------------------------------------------------- lossy outputs
+@pytest.fixture(scope="module")
+def loud_take(tmp_path_factory):
+    """6 s of band-limited 'music' whose peaks the −14 LUFS master must limit: tones and drum hits."""
+    path = tmp_path_factory.mktemp("lossy") / "take.wav"
+    rng = np.random.default_rng(0)
+    rate = 44100
+    t = np.arange(rate * 6) / rate
+    bed = sosfilt(butter(2, 3000, fs=rate, output="sos"), rng.standard_normal((t.size, 2)), axis=0) * 0.06
+    bed += 0.06 * (np.sin(2 * np.pi * 220 * t) * (np.sin(2 * np.pi * 1.5 * t) > 0))[:, None]
+    hits = 0.4 * np.exp(-((t % 0.25) / 0.01))[:, None] * rng.standard_normal((t.size, 2))
+    sf.write(path, bed + hits, rate, subtype="PCM_24")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".mp3"])
+def test_a_lossy_master_keeps_its_promises_once_decoded(loud_take, tmp_path, suffix):
+    # Decoded before the correction (measured): OGG -14.11 to -16.25, MP3 -14.20 and -16.38 LUFS.
+    from reference_peak import reference_dbtp
+
+    out = tmp_path / f"master{suffix}"
+    cfx.render(loud_take, out, cfx.load_preset("master-streaming"))
+    decoded, rate = sf.read(out, always_2d=True)
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(decoded) - (-14.0)) <= 0.2
+    assert reference_dbtp(decoded.T) <= -1.0
+
+
+def test_a_lossy_master_that_cannot_meet_the_target_says_so(loud_take, tmp_path, monkeypatch):
+    from clarity_fx import rendering
+
+    monkeypatch.setattr(rendering, "LOSSY_ROUNDS", 1)  # one encode: no room to correct
+    monkeypatch.setattr(rendering, "LOSSY_TOLERANCE_LU", 0.0001)
+    with pytest.warns(UserWarning, match=r"decoded, it measures -1\d\.\d\d LUFS and -\d\.\d\d dBTP"):
+        cfx.render(loud_take, tmp_path / "master.ogg", cfx.load_preset("master-streaming"))
