@@ -59,6 +59,7 @@ __all__ = [
     "READ_FORMATS",
     "WRITE_FORMATS",
     "atomic_output",
+    "default_lossy_quality",
     "open_audio",
     "read_all",
     "read_blocks",
@@ -884,6 +885,45 @@ def atomic_output(target: Path) -> Iterator[Path]:
         if tmp.exists():
             tmp.unlink()
         os.close(fd)
+
+
+#: Bitrates (kbit/s) a lossy output of a lossy source is chosen from.
+LOSSY_BITRATES_KBPS = (64, 96, 128, 160, 192, 256, 320)
+
+
+def default_lossy_quality(info: AudioInfo, suffix: str) -> str | None:
+    """The quality an MP3/OGG output gets when none is asked for, chosen from the source.
+
+    A lossy source (MP3, OGG) gets the next standard bitrate above its own
+    average (so a 96 kbps voice memo becomes 128 kbps, not 320: one step up,
+    for the generation loss of a second encode); a lossless source gets
+    pedalboard's highest quality (None: MP3 320 kbps, Ogg Vorbis "best",
+    about 500 kbps on dense material).
+
+    Parameters
+    ----------
+    info : AudioInfo
+        The source, as :func:`open_audio` vetted it.
+    suffix : str
+        The output's extension (``".mp3"``).
+
+    Returns
+    -------
+    str or None
+        ``"128k"`` and the like, or None for pedalboard's default.
+    """
+    if suffix not in (".mp3", ".ogg") or info.format.upper() not in ("MP3", "OGG") or info.frames <= 0:
+        return None
+    try:
+        size = info.path.stat().st_size
+    except OSError:
+        return None
+    kbps = size * 8 / (info.frames / info.sample_rate) / 1000
+    above = [rate for rate in LOSSY_BITRATES_KBPS if rate >= kbps * 0.98]
+    if not above:
+        return None
+    index = min(LOSSY_BITRATES_KBPS.index(above[0]) + 1, len(LOSSY_BITRATES_KBPS) - 1)
+    return f"{LOSSY_BITRATES_KBPS[index]}k"
 
 
 def _writer_options(suffix: str, source_dtype: str, bit_depth: int | None, quality: Any) -> dict[str, Any]:

