@@ -83,9 +83,6 @@ def parameter_schema(spec: dict[str, Any]) -> dict[str, Any]:
     words = [spec.get("help") or ""]
     if spec.get("unit"):
         words.append(f"Unit: {spec['unit']}.")
-    if spec.get("below_nyquist"):
-        words.append("Below the audio's Nyquist frequency (in a key chain, or as a pass band's top, "
-                     "clamped there with a notice).")
     description = " ".join(w for w in words if w).strip()
     if description:
         schema["description"] = description
