@@ -517,7 +517,9 @@ def chain_items_text() -> str:
               "Overrides (--set SELECTOR.PARAM=VALUE on apply, batch, master, response, presets export)",
               ""]
     # apply_overrides' docstring says what a selector is; its first line is for programmers.
+    # Its numpydoc sections (Raises, ...) are for programmers too.
     rules = inspect.cleandoc(apply_overrides.__doc__ or "").partition("\n\n")[2]
+    rules = re.split(r"\n\n\w[\w ]*\n-{3,}\n", rules)[0]
     lines.append(textwrap.indent(plain_text(rules), "  "))
     return "\n".join(lines)
 
