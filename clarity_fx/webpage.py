@@ -117,6 +117,7 @@ __all__ = [
     "page",
     "player_config",
     "player_html",
+    "trace_row",
     "write_page",
 ]
 
@@ -553,6 +554,7 @@ def player_html(
     matched: bool = True,
     title: str = "Listen",
     rows: bool = True,
+    extra_rows: str = "",
 ) -> str:
     """The HTML of one player: transport, version buttons, match switch and per-track rows.
 
@@ -569,6 +571,9 @@ def player_html(
     rows : bool, optional
         Draw a row per track (label, offset, spectrogram, waveform). A blind
         test may set False and draw its own buttons on the script API.
+    extra_rows : str, optional
+        More rows (e.g. :func:`trace_row`) put under the tracks, inside the
+        player: every ``.timeline`` in it gets a cursor and seeks.
 
     Returns
     -------
@@ -629,11 +634,50 @@ def player_html(
                 f'<canvas data-envelope-for="{i}" width="1200" height="70"></canvas></div>'
             )
             parts.append("</div>")
+        parts.append(extra_rows)
         if any(t.spectrogram_png is not None for t in tracks.tracks):
             parts.append(_colour_bar(tracks.vmin_db, tracks.vmax_db))
         parts.append("</div>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def trace_row(label: str, values_db: Any, span: float = 1.0, points: int = ENVELOPE_POINTS) -> str:
+    """A timeline row drawing a gain-reduction trace (dB ≤ 0) as a filled curve under 0 dB.
+
+    Parameters
+    ----------
+    label : str
+        The row's heading (``"gain reduction: hard_knee_compressor (stage 3)"``).
+    values_db : array_like
+        The trace, spread evenly over its audio; pooled here to ``points`` minima.
+    span : float, optional
+        Fraction of the transport's length the trace covers (its audio over the longest track).
+    points : int, optional
+        Points drawn.
+
+    Returns
+    -------
+    str
+        A ``<div class="track trace">`` for :func:`player_html`'s ``extra_rows``.
+    """
+    g = np.asarray(values_db, dtype=np.float64)
+    if g.ndim == 2:
+        g = g.min(axis=0 if g.shape[0] <= g.shape[1] else 1)
+    g = np.where(np.isfinite(g), g, 0.0).ravel()
+    if g.size == 0:
+        raise ParameterError("a gain-reduction trace needs at least one value")
+    edges = np.linspace(0, g.size, min(points, g.size) + 1).astype(int)
+    pooled = np.minimum.reduceat(g, edges[:-1])
+    deepest = float(g.min())
+    data = escape(_json_for_script([round(float(v), 2) for v in pooled]))
+    return (
+        f'<div class="track trace"><h3>{escape(label)} <small>deepest {deepest:.1f} dB</small></h3>'
+        f'<div class="timeline waveform" role="slider" tabindex="0" '
+        f'aria-label="{escape(label)}: click to seek">'
+        f'<canvas data-trace="{data}" data-span="{float(span):.6f}" width="1200" height="70"></canvas>'
+        "</div></div>"
+    )
 
 
 def page(title: str, body: str, *, head: str = "") -> str:
@@ -863,6 +907,17 @@ PLAYER_JS = r"""
     }
   }
 
+  function drawTrace(canvas) {
+    const values = JSON.parse(canvas.dataset.trace), span = Number(canvas.dataset.span) || 1;
+    const g = canvas.getContext("2d"); const w = canvas.width * span, h = canvas.height;
+    let deepest = -1; values.forEach(v => { deepest = Math.min(deepest, v); });
+    g.clearRect(0, 0, canvas.width, h);
+    g.fillStyle = "rgba(196, 78, 82, 0.35)"; g.strokeStyle = "#c44e52";
+    g.beginPath(); g.moveTo(0, 1);
+    values.forEach((v, i) => g.lineTo(i * w / values.length, 1 + (h - 2) * v / deepest));
+    g.lineTo(w, 1); g.closePath(); g.fill(); g.stroke();
+  }
+
   function wire(root) {
     const config = JSON.parse(root.querySelector("script.clarity-config").textContent);
     const p = new ClarityPlayer(root, config);
@@ -877,6 +932,7 @@ PLAYER_JS = r"""
       const i = Number(c.dataset.envelopeFor);
       drawEnvelope(c, config.tracks[i].envelope, colours[i % colours.length]);
     });
+    root.querySelectorAll("canvas[data-trace]").forEach(c => drawTrace(c));
     root.querySelectorAll(".timeline").forEach(el => p.attachTimeline(el));
     play.addEventListener("click", () => p.toggle());
     position.addEventListener("input", () => p.seek(position.value));
