@@ -90,7 +90,8 @@ def main() -> None:
                 kbps = re.search(r"Ogg Vorbis (\d+) kbit/s", text).group(1)
                 load = min(open_page(driver, page, timeout_s=120) for _ in range(2))
                 size = page.stat().st_size / 1e6
-                rows.append((name, size, kbps, len(config["tracks"]), plain, with_report, load, "left out" in text))
+                left = "left out" in text
+                rows.append((name, size, kbps, len(config["tracks"]), plain, with_report, load, left))
                 if args.screenshot and source.name == "take.wav":
                     driver.set_window_size(1280, 1180)
                     open_page(driver, page)
