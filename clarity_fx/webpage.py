@@ -825,12 +825,15 @@ PLAYER_JS = r"""
     }
     get currentTime() {
       if (!this.playing) return this._offset;
-      return Math.min(this.duration, this._offset + (this.ctx.currentTime - this._startedAt));
+      // Before the scheduled start (and while a suspended context waits for a gesture) time stands still.
+      return Math.min(this.duration, this._offset + Math.max(0, this.ctx.currentTime - this._startedAt));
     }
     play() {
       if (!this.ready || this.playing) return;
       if (this._offset >= this.duration - 0.01) this._offset = 0;
-      if (this.ctx.state !== "running") this.ctx.resume();
+      if (this.ctx.state !== "running") {
+        this.ctx.resume().then(() => this._emit("state", this.ctx.state));
+      }
       const when = this.ctx.currentTime + 0.02;
       this._sources = this.buffers.map((buffer, i) => {
         const s = this.ctx.createBufferSource();
@@ -853,7 +856,11 @@ PLAYER_JS = r"""
       this._offset = this.currentTime; this._stopSources(); this.playing = false;
       this._emit("state", "paused"); this._draw();
     }
-    toggle() { if (this.playing) this.pause(); else this.play(); }
+    toggle() {
+      if (this.playing && this.ctx.state !== "running") {  // blocked until a gesture: this is one
+        this.ctx.resume().then(() => this._emit("state", this.ctx.state));
+      } else if (this.playing) this.pause(); else this.play();
+    }
     seek(t) {
       t = Math.max(0, Math.min(this.duration, Number(t) || 0));
       const wasPlaying = this.playing;
@@ -944,6 +951,10 @@ PLAYER_JS = r"""
       if (document.activeElement !== position) position.value = t;
     });
     p.on("state", s => {
+      if (p.playing && p.ctx.state !== "running") {
+        status.textContent = "Sound is blocked by the browser: press Play again";
+      }
+      else if (s === "running") status.textContent = "Playing " + config.tracks[p.selected].label;
       play.innerHTML = p.playing ? "&#10074;&#10074; Pause" : "&#9654; Play";
       play.setAttribute("aria-label", p.playing ? "Pause (space)" : "Play (space)");
       if (s === "matched") { match.checked = p.matched; root.dataset.matched = String(p.matched); }
