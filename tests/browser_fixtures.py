@@ -92,3 +92,133 @@ def open_page(driver: Any, path: Path, player: str | None = None, timeout_s: flo
             return time.perf_counter() - started
         time.sleep(0.05)
     raise AssertionError(f"{path.name}: the player was not ready after {timeout_s} s")
+
+
+# --------------------------------------------------------------------------- Firefox
+FIREFOX = os.environ.get("CLARITY_FIREFOX", "/usr/bin/firefox-esr")
+#: A fresh profile's prefs: sound allowed without a gesture, a mock audio device (a container
+#: has none), no first-run or update chatter.
+FIREFOX_PREFS = {
+    "media.autoplay.default": 0,
+    "media.autoplay.block-webaudio": False,
+    "media.cubeb.force_mock_context": True,
+    "browser.shell.checkDefaultBrowser": False,
+    "app.update.enabled": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.enabled": False,
+    "network.captive-portal-service.enabled": False,
+}
+
+
+def missing_firefox() -> str | None:
+    """Why the Firefox test cannot run here, or None (it needs no geckodriver: WebDriver BiDi)."""
+    try:
+        import websocket  # noqa: F401  (websocket-client, which selenium brings)
+    except ImportError:
+        return "websocket-client not installed (pip install -e '.[browser]')"
+    if not Path(FIREFOX).is_file():
+        return f"{FIREFOX} not found (apt-get install firefox-esr)"
+    return None
+
+
+class FirefoxBiDi:
+    """Headless Firefox driven over WebDriver BiDi (its built-in remote protocol), no geckodriver.
+
+    ``evaluate(js)`` runs an expression in the page and returns its value (strings, numbers,
+    booleans; return ``JSON.stringify(...)`` for more), ``click(selector)`` clicks like a user.
+    """
+
+    def __init__(self, profile: Path, port: int = 0) -> None:
+        import socket
+        import subprocess
+
+        import websocket
+
+        prefs = "".join(f"user_pref({json_text(k)}, {json_text(v)});\n" for k, v in FIREFOX_PREFS.items())
+        (profile / "user.js").write_text(prefs)
+        if not port:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [FIREFOX, "--headless", "--no-remote", "--profile", str(profile), "--remote-debugging-port",
+             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.perf_counter() + 60
+        while True:
+            try:
+                self.socket = websocket.create_connection(f"ws://127.0.0.1:{port}/session", timeout=60,
+                                                          suppress_origin=True)  # fmt: skip
+                break
+            except OSError:
+                if time.perf_counter() > deadline or self.process.poll() is not None:
+                    self.close()
+                    raise
+                time.sleep(0.2)
+        self._id = 0
+        self.call("session.new", {"capabilities": {}})
+        self.context = self.call("browsingContext.getTree", {})["contexts"][0]["context"]
+
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        self._id += 1
+        self.socket.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self._id:
+                if message.get("type") == "error":
+                    raise AssertionError(f"{method}: {message.get('error')}: {message.get('message')}")
+                return message["result"]
+
+    def get(self, path: Path) -> None:
+        self.call("browsingContext.navigate",
+                  {"context": self.context, "url": path.resolve().as_uri(), "wait": "complete"})  # fmt: skip
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("script.evaluate", {"expression": expression, "target": {"context": self.context},
+                                               "awaitPromise": True})  # fmt: skip
+        if result.get("type") == "exception":
+            raise AssertionError(f"{expression[:60]}…: {result['exceptionDetails'].get('text')}")
+        return result["result"].get("value")
+
+    def click(self, selector: str) -> None:
+        import json
+
+        box = json.loads(self.evaluate(
+            f"(() => {{ const r = document.querySelector({json_text(selector)}).getBoundingClientRect();"
+            " return JSON.stringify([r.x + r.width / 2, r.y + r.height / 2]); })()"
+        ))  # fmt: skip
+        moves = [{"type": "pointerMove", "x": int(box[0]), "y": int(box[1])},
+                 {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]  # fmt: skip
+        self.call("input.performActions", {"context": self.context,
+                                           "actions": [{"type": "pointer", "id": "mouse", "actions": moves}]})
+
+    def close(self) -> None:
+        sock = getattr(self, "socket", None)
+        if sock is not None:
+            sock.close()
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except Exception:
+            self.process.kill()
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+@pytest.fixture(scope="session")
+def firefox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirefoxBiDi]:
+    """A headless Firefox with a fresh profile (skips without firefox-esr; CI does not require it)."""
+    reason = missing_firefox()
+    if reason is not None:
+        pytest.skip(f"headless Firefox unavailable: {reason}")
+    driver = FirefoxBiDi(tmp_path_factory.mktemp("firefox-profile"))
+    try:
+        yield driver
+    finally:
+        driver.close()

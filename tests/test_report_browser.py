@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from browser_fixtures import chromium, open_page  # noqa: F401  (chromium: the session fixture)
+from browser_fixtures import chromium, firefox, open_page  # noqa: F401  (the session fixtures)
 from test_report import SR, config_of, take
 
 from clarity_fx.report import GainReduction, write_report
@@ -115,3 +115,27 @@ def test_screenshot_is_not_blank(page: Any, tmp_path: Path) -> None:
     assert dark > 0.05  # the spectrograms are drawn
     severe = [e for e in page.get_log("browser") if e.get("level") == "SEVERE"]
     assert not severe, severe
+
+
+def test_plays_in_firefox(firefox: Any, report: Path) -> None:  # noqa: F811
+    """The same page in Firefox: it decodes the Vorbis, plays on a click, switches in place."""
+    import json
+
+    firefox.get(report)
+    deadline = time.perf_counter() + 20
+    while not firefox.evaluate(f"(() => {{ const p = {PLAYER}; return !!(p && p.ready); }})()"):
+        assert time.perf_counter() < deadline, firefox.evaluate(f"{PLAYER}.root.dataset.error || 'not ready'")
+        time.sleep(0.05)
+    firefox.click("input.mute")
+    firefox.click("button.play")
+    time.sleep(0.5)
+    first = json.loads(firefox.evaluate(
+        f"(() => {{ const p = {PLAYER}; const a = p.currentTime;"
+        " document.dispatchEvent(new KeyboardEvent('keydown', {key: 'b'}));"
+        " return JSON.stringify([p.ctx.state, p.playing, p.muted, a, p.currentTime, p.selected,"
+        " p.buffers.map(b => b.duration)]); })()"
+    ))  # fmt: skip
+    state, playing, muted, before_switch, after_switch, selected, durations = first
+    assert (state, playing, muted, selected) == ("running", True, True, 1)
+    assert before_switch > 0.2 and abs(after_switch - before_switch) < 0.05
+    assert durations == pytest.approx([4.0, 4.0], abs=0.01)
