@@ -31,6 +31,7 @@ import numpy as np
 
 from ._paths import expand_user
 from .errors import ParameterError
+from .webpage import _RESERVE_PAGE, _RESERVE_PER_TRACK, DEFAULT_MAX_BYTES, choose_bitrate_kbps
 
 __all__ = [
     "COMPARE_ROWS",
@@ -38,6 +39,8 @@ __all__ = [
     "RemovedSignal",
     "ReportResult",
     "removed_signals",
+    "removed_that_fit",
+    "report_for_render",
     "write_report",
 ]
 
@@ -64,6 +67,8 @@ COMPARE_ROWS = (
 #: Stage types whose "removed" signal is only a scaled copy of the input: not worth a player.
 _GAIN_ONLY = frozenset({"gain", "loudness_normalize"})
 _AFTER_KEYS = "bcdefghijk"
+#: Lowest page bitrate (kbit/s) at which removed-signal players are still added.
+REMOVED_MIN_KBPS = 96
 
 
 @dataclass(frozen=True)
@@ -235,11 +240,7 @@ def write_report(
     from .analysis import analyze_file
     from .audio_io import open_audio
     from .webpage import (
-        _RESERVE_PAGE,
-        _RESERVE_PER_TRACK,
-        DEFAULT_MAX_BYTES,
         TrackSource,
-        choose_bitrate_kbps,
         escape,
         load_tracks,
         page,
@@ -267,14 +268,11 @@ def write_report(
     # What stages removed: as many as fit the page at the lowest bitrate, loudest first (as given).
     durations = [open_audio(s.path).duration_s for s in sources]
     kept: list[RemovedSignal] = []
-    left_out: list[str] = []
+    left_out: list[Any] = []
     for signal in list(removed)[:9]:
-        seconds = sum(durations) + sum(open_audio(r.path).duration_s for r in [*kept, signal])
-        reserve = _RESERVE_PAGE + _RESERVE_PER_TRACK * (len(sources) + len(kept) + 1)
-        if choose_bitrate_kbps(seconds, max_bytes, reserve) is None:
-            left_out.append(signal.label)
-        else:
-            kept.append(signal)
+        lengths = durations + [open_audio(r.path).duration_s for r in [*kept, signal]]
+        (kept if _fits(lengths, max_bytes) else left_out).append(signal)
+    left_out = [r.label for r in left_out]
     sources += [TrackSource(r.path, r.label, str(i + 1), follows_match=False)
                 for i, r in enumerate(kept)]  # fmt: skip
     tracks = load_tracks(sources, max_bytes=max_bytes)
@@ -323,6 +321,27 @@ def write_report(
         {t.label: t.offset_db for t in tracks.tracks},
         tuple(left_out),
     )
+
+
+def removed_that_fit(duration_s: float, tracks: int, max_bytes: int | None = None) -> int:
+    """How many removed-signal players of ``duration_s`` fit a page beside ``tracks`` others (at most 9).
+
+    A removed signal fits while every track can still have :data:`REMOVED_MIN_KBPS`: before and
+    after keep a good bitrate, and what was removed is the first to go. A 10-minute report has
+    room for none beside before and after in 20 MB, so ``apply --report`` spends no render on them.
+    """
+    limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
+    fits = 0
+    while fits < 9 and _fits([duration_s] * (tracks + fits + 1), limit):
+        fits += 1
+    return fits
+
+
+def _fits(durations: Sequence[float], max_bytes: int) -> bool:
+    """Whether tracks of these durations fit ``max_bytes`` at :data:`REMOVED_MIN_KBPS` or more."""
+    reserve = _RESERVE_PAGE + _RESERVE_PER_TRACK * len(durations)
+    kbps = choose_bitrate_kbps(sum(durations), max_bytes, reserve)
+    return kbps is not None and kbps >= REMOVED_MIN_KBPS
 
 
 def removed_signals(
@@ -432,11 +451,12 @@ def report_for_render(
         if r.gain_reduction_db is not None and np.size(r.gain_reduction_db) > 1
     ]
     _, text, _ = preset_text(copy.deepcopy(preset))
+    count = min(removed_count, removed_that_fit(result.frames / result.sample_rate, 2, max_bytes))
     with tempfile.TemporaryDirectory(prefix=".clarity-report-", dir=expand_user(output).parent) as folder:
         removed = (
-            removed_signals(preset, result.input_path, folder, count=removed_count, key=key,
+            removed_signals(preset, result.input_path, folder, count=count, key=key,
                             buffer_size=buffer_size)  # fmt: skip
-            if removed_count > 0 else []
+            if count > 0 else []
         )
         return write_report(
             result.input_path,
