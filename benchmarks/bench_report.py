@@ -79,8 +79,8 @@ def main() -> None:
         driver = browser()
         try:
             rows = []
+            clarity("apply", "vocal-clarity", cases[0][1], "-o", folder / "warm.flac")  # numba's cache warm
             for name, source in cases:
-                clarity("apply", "vocal-clarity", source, "-o", folder / "warm.flac")  # numba's cache warm
                 plain = clarity("apply", "vocal-clarity", source, "-o", folder / "clean.flac")
                 page = folder / f"{source.stem}.html"
                 with_report = clarity("apply", "vocal-clarity", source, "-o", folder / "clean.flac",

@@ -11,9 +11,10 @@ Every version is encoded as **Ogg Vorbis** by ``pedalboard.io.AudioFile``
 and embedded base64 in a ``data:audio/ogg;base64,…`` URI. Vorbis plays in
 Chromium and Firefox (Safari before 17 does not). :func:`load_tracks` picks
 the highest bitrate whose estimate keeps the page under ``max_bytes``
-(:data:`DEFAULT_MAX_BYTES`, 20 MB: a 10-minute report of two stereo versions
-at 96 kbit/s is about 10 MB) and re-encodes one step lower if the encoder
-overshoots. Rates above 48 kHz are resampled to 48 kHz for the page only.
+(:data:`DEFAULT_MAX_BYTES`, 20 MB: two 10-minute stereo versions get
+80 kbit/s) and re-encodes one step lower if the encoder overshoots. Rates
+above 48 kHz are resampled to 48 kHz for the page only. Both browsers are
+tested headless (``tests/test_report_browser.py``).
 
 Loudness matching
 -----------------
@@ -57,6 +58,11 @@ Script API (``window.clarityPlayers[ID]`` once ``ready`` is true)::
     p.attachTimeline(el) # el: any element spanning 0..duration; gets a cursor
                          # that follows playback, and click/keys seek
     p.on("time"|"select"|"ready"|"state", fn)
+
+Every ``.timeline`` inside a player's section is attached at load; extra rows
+(:func:`trace_row`, a gain-reduction curve) go in through ``extra_rows``.
+A page with two players routes the keys to the one holding the focus (else
+the first).
 
 Keyboard (anywhere on the page, unless typing in a form field): space plays
 and pauses, a track's key (``A``, ``B``, ``1``…) selects it, ``←``/``→``

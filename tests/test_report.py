@@ -202,3 +202,17 @@ def test_apply_report(pair: tuple[Path, Path], tmp_path: Path) -> None:
         clarity("apply", preset, before, "-o", tmp_path / "c2.wav", "--report", tmp_path / "r.txt")
     )
     assert not (tmp_path / "c2.wav").exists()  # refused before the render
+
+
+def test_fast_rates_are_resampled_for_the_page(tmp_path: Path) -> None:
+    """A 96 kHz file is embedded at 48 kHz (Vorbis in browsers), same length and level."""
+    t = np.arange(96000) / 96000
+    tone = (0.25 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    sf.write(tmp_path / "fast.wav", tone, 96000, subtype="FLOAT")
+    source = webpage.TrackSource(tmp_path / "fast.wav", "fast", "a", spectrogram=False)
+    (track,) = webpage.load_tracks([source]).tracks
+    audio, rate = sf.read(io.BytesIO(track.audio))
+    assert rate == 48000 and track.sample_rate == 96000
+    assert abs(audio.shape[0] - 48000) < 500
+    assert np.sqrt(np.mean(audio[4800:-4800] ** 2)) == pytest.approx(0.25 / np.sqrt(2), rel=0.05)
+    assert track.spectrogram_png is None
