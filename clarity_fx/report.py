@@ -295,6 +295,10 @@ def write_report(
         "click a picture to seek there.</p></header>",
         player,
     ]
+    if kept:
+        body.append('<p class="muted">What a stage removed is its input minus its output (a Blend with '
+                    "listen: removed), played at its real level. A filter that shifts phase leaves more "
+                    "in it than the band it cuts.</p>")  # fmt: skip
     if left_out:
         body.append(f'<p class="muted">Left out to keep the page under {max_bytes / 1e6:g} MB: '
                     f"{escape(', '.join(left_out))}.</p>")  # fmt: skip
