@@ -237,7 +237,7 @@ def write_report(
         An input is missing or unreadable, or the page cannot be written.
     """
     from . import __version__
-    from .analysis import analyze_file
+    from .analysis import AudioAnalyzer
     from .audio_io import open_audio
     from .webpage import (
         TrackSource,
@@ -275,13 +275,19 @@ def write_report(
     left_out = [r.label for r in left_out]
     sources += [TrackSource(r.path, r.label, str(i + 1), follows_match=False)
                 for i, r in enumerate(kept)]  # fmt: skip
-    tracks = load_tracks(sources, max_bytes=max_bytes)
+    # The compare table's analysis rides on the page's one read pass of each file.
+    analyzers = []
+    for path in [before, *afters]:
+        info = open_audio(path)
+        analyzers.append(AudioAnalyzer(info.sample_rate, info.channels))
+    taps = [a.add for a in analyzers] + [None] * len(kept)
+    tracks = load_tracks(sources, max_bytes=max_bytes, taps=taps)
     span = durations[1] / tracks.duration_s if tracks.duration_s > 0 else 1.0
     traces = "".join(trace_row(g.label, g.gain_db, span) for g in gain_reductions if np.size(g.gain_db) > 1)
     player = player_html(tracks, "report", matched=matched, title="Listen: before and after",
                          extra_rows=traces)  # fmt: skip
-    before_report = analyze_file(before)
-    after_reports = [(lab, analyze_file(a)) for a, lab in zip(afters, labels, strict=True)]
+    before_report = analyzers[0].result()
+    after_reports = [(lab, analyzer.result()) for lab, analyzer in zip(labels, analyzers[1:], strict=True)]
     name = title or f"clarity report: {Path(before).name}"
     body = [
         f"<header><h1>{escape(name)}</h1>",

@@ -96,7 +96,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -349,8 +349,9 @@ class _Measured:
 
 
 def _measure(source: TrackSource, kbps: int, encode_only: bool = False,
-             known: _Measured | None = None) -> _Measured:  # fmt: skip
-    """One pass over the file: Vorbis, loudness, envelope and spectrogram together."""
+             known: _Measured | None = None, tap: Callable[[np.ndarray], None] | None = None
+             ) -> _Measured:  # fmt: skip
+    """One pass over the file: Vorbis, loudness, envelope, spectrogram (and ``tap``) together."""
     from .audio_io import open_audio, read_blocks
     from .meters import LoudnessMeter
     from .plot import _Envelope, _Spectrogram
@@ -371,6 +372,8 @@ def _measure(source: TrackSource, kbps: int, encode_only: bool = False,
                 envelope.add(data)
             if spec is not None:
                 spec.add(data[0] if data.shape[0] == 1 else data.mean(axis=0, dtype=np.float32))
+            if tap is not None:
+                tap(data)
             yield data
 
     audio = encode_ogg(blocks(), info.sample_rate, info.channels, kbps)
@@ -420,6 +423,17 @@ def _spectrogram_png(spectrogram: tuple[np.ndarray, np.ndarray, np.ndarray], sam
     return out.getvalue()
 
 
+def _in_threads(work: Callable[[Any, Any], _Measured], items: list[tuple[Any, Any]]) -> list[_Measured]:
+    """``[work(a, b) for a, b in items]``, on up to one thread per core, in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers <= 1:
+        return [work(a, b) for a, b in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda item: work(*item), items))
+
+
 def load_tracks(
     sources: Sequence[TrackSource],
     *,
@@ -427,6 +441,7 @@ def load_tracks(
     reserve_bytes: int = 0,
     kbps: int | None = None,
     dynamic_range_db: float = 90.0,
+    taps: Sequence[Callable[[np.ndarray], None] | None] | None = None,
 ) -> TrackSet:
     """Read, measure and encode the versions of one player; the first is the loudness reference.
 
@@ -442,6 +457,16 @@ def load_tracks(
         Force a bitrate (one of :data:`BITRATES_KBPS`) instead of choosing.
     dynamic_range_db : float, optional
         Colour range of the spectrograms below their shared loudest cell.
+    taps : sequence of callables, optional
+        One per source (or None): called with each ``(channels, n)`` block of
+        its file during the one read pass, e.g. an
+        :class:`~clarity_fx.analysis.AudioAnalyzer`'s ``add``, so a caller's
+        measurement costs no second read.
+
+    Notes
+    -----
+    The files are read, measured and encoded on up to ``os.cpu_count()``
+    threads at once (decoding, the FFTs and the Vorbis encoder release the GIL).
 
     Returns
     -------
@@ -470,11 +495,15 @@ def load_tracks(
             f"{total / 60:.1f} minutes of audio do not fit a {max_bytes / 1e6:g} MB page even at "
             f"{BITRATES_KBPS[0]} kbit/s; raise --max-mb or give fewer or shorter files"
         )
-    measured = [_measure(s, chosen) for s in sources]
+    taps = list(taps) if taps is not None else [None] * len(sources)
+    if len(taps) != len(sources):
+        raise ParameterError(f"{len(taps)} taps for {len(sources)} sources; give one each (or None)")
+    measured = _in_threads(lambda s, tap: _measure(s, chosen, tap=tap), list(zip(sources, taps, strict=True)))
     room = max_bytes - reserve
     while kbps is None and sum(len(m.audio) for m in measured) * 4 / 3 > room and chosen > BITRATES_KBPS[0]:
         chosen = BITRATES_KBPS[BITRATES_KBPS.index(chosen) - 1]  # the encoder overshot: one step down
-        measured = [_measure(m.source, chosen, encode_only=True, known=m) for m in measured]
+        measured = _in_threads(lambda m, _, rate=chosen: _measure(m.source, rate, encode_only=True, known=m),
+                               [(m, None) for m in measured])  # fmt: skip
     drawn = [m for m in measured if m.spectrogram is not None]
     vmax = max([float(m.spectrogram[2][1:].max()) for m in drawn] + [MIN_COLOUR_TOP_DB])  # type: ignore[index]
     vmin = vmax - float(dynamic_range_db)
