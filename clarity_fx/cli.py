@@ -118,6 +118,13 @@ def apply(
         str | None,
         typer.Option(help="Write what this stage removed (its type or index), e.g. spectral_subtraction."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a before/after listening page (self-contained HTML) for this render."),
+    ] = None,
+    report_removed: Annotated[
+        int, typer.Option(help="With --report: players for what the N stages that change most removed.")
+    ] = 2,
 ) -> None:
     """Apply a preset to audio files: clarity apply vocal-clarity take.wav -o clean.flac"""
     from .preset import load_preset_spec
@@ -138,6 +145,14 @@ def apply(
         from .plot import check_picture_path
 
         check_picture_path(plot)  # before the render: a picture that cannot be written costs nothing
+    if report is not None:
+        if len(inputs) != 1 or isolate:
+            raise ClarityError("--report describes one render: give a single input, without --isolate")
+        if listen_removed is not None:
+            raise ClarityError("--report already plays what the stages removed; drop --listen-removed")
+        if report_removed < 0:
+            raise ClarityError(f"--report-removed {report_removed}: use 0 or more")
+        _check_report_path(report)
     note_first_compile()
     for source, target in _outputs(inputs, output):
         if isolate:
@@ -150,7 +165,7 @@ def apply(
             )
             continue
         chain = spec.build_for(source)
-        traced = _plotted_compressor(chain) if plot is not None else None
+        traced = _plotted_compressor(chain) if plot is not None or report is not None else None
         result = render(
             source,
             target,
@@ -160,7 +175,7 @@ def apply(
             quality=quality,
             buffer_size=buffer_size,
             progress=None if progress else False,
-            trace_gain=traced is not None,
+            trace_gain=traced is not None or report is not None,
         )
         if plot is not None:
             from .plot import plot_file_compare
@@ -172,11 +187,54 @@ def apply(
                 source, target, plot, gain_reduction_db=gain if gain is not None and gain.size > 1 else None
             )
             typer.echo(str(plot), err=True)
+        if report is not None:
+            from .report import report_for_render
+
+            page = report_for_render(spec, result, report, key=key, removed_count=report_removed,
+                                     buffer_size=buffer_size)  # fmt: skip
+            typer.echo(f"{page.path}  ({page.size_bytes / 1e6:.1f} MB)", err=True)
         typer.echo(
             f"{result.output_path}  ({result.frames / result.sample_rate:.1f} s audio in "
             f"{result.seconds:.1f} s, {speed_text(result.realtime_factor)})",
             err=True,
         )
+
+
+def _check_report_path(path: Path) -> None:
+    """Refuse, before any work, a report path that is not an .html file in an existing folder."""
+    target = expand_user(path)
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ClarityError(f"{target}: a report is a web page; give a name ending in .html")
+    if not _is_dir(target.parent):
+        raise ClarityError(f"{target.parent} is not a folder; create it first or choose another path")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise ClarityError(f"{target.parent}: cannot write there (permission denied); choose another path")
+
+
+@app.command("report")
+def report_command(
+    before: Annotated[Path, typer.Argument(help="The original recording.", readable=False)],
+    afters: Annotated[
+        list[Path], typer.Argument(help="One or more processed versions.", readable=False, show_default=False)
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML page to write.")],
+    labels: Annotated[
+        list[str] | None, typer.Option("--label", help="Name of each processed version, in order.")
+    ] = None,
+    matched: Annotated[
+        bool, typer.Option("--match/--no-match", help="Start loudness-matched to BEFORE (the page switches).")
+    ] = True,
+    max_mb: Annotated[float, typer.Option(help="Largest page, MB: the audio bitrate fits it.")] = 20.0,
+) -> None:
+    """Write a self-contained listening page: clarity report take.wav clean.flac -o report.html"""
+    from .report import write_report
+
+    _check_report_path(output)
+    if not max_mb > 0:
+        raise ClarityError(f"--max-mb {max_mb:g}: use a positive size")
+    result = write_report(before, afters, output, labels=labels or None, matched=matched,
+                          max_bytes=int(max_mb * 1e6))  # fmt: skip
+    typer.echo(f"{result.path}  ({result.size_bytes / 1e6:.1f} MB, audio {result.kbps} kbit/s)", err=True)
 
 
 def speed_text(factor: float) -> str:

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "clarity_fx"
 #: Reporting and orchestration: the top of the stack.
 UPPER = {
     "analysis", "plot", "response", "rendering", "cli",
-    "batching", "mastering", "preset", "isolate", "schema", "manual",
+    "batching", "mastering", "preset", "isolate", "schema", "manual", "report", "webpage", "listening",
 }
 #: Modules at the bottom, beside the DSP of clarity_fx.processors (those present are checked).
 LEAVES = {"errors", "_paths", "bs1770", "validate", "plugin", "keys", "audio_io"}
