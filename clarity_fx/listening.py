@@ -29,6 +29,7 @@ the same presets) pool.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -826,3 +827,610 @@ def matching_gains(
     over = max(true_peaks[clip] + gains[clip] for clip in gains) - ceiling
     reduction = max(0.0, over)
     return {clip: gain - reduction for clip, gain in gains.items()}, reduction
+
+
+# --------------------------------------------------------------------------- make
+#: How the versions are paired: each preset with the unprocessed input, or every pair of versions.
+PAIRINGS = ("original", "all")
+#: Amplitude of the TPDF dither added to every clip before encoding (one 16-bit step, ~-96 dBFS).
+#: It is inaudible, but makes every clip's bytes its own: two clips of one version, or X and the
+#: side it copies, cannot be matched by comparing the page's data.
+DITHER = 2.0**-16
+#: Name of the test page and of the key in the test's folder.
+PAGE_NAME, KEY_NAME = "index.html", "key.json"
+
+
+@dataclass
+class Version:
+    """One version in a test: the unprocessed input or a preset's render.
+
+    Attributes
+    ----------
+    label : str
+        Its name in the key and in the score (the preset's name, or :data:`ORIGINAL`).
+    preset : str or None
+        The preset as given (name or file); None for the original.
+    preset_file : str or None
+        The YAML it was read from.
+    overrides : list of str
+        ``--set`` overrides applied.
+    """
+
+    label: str
+    preset: str | None = None
+    preset_file: str | None = None
+    overrides: list[str] = field(default_factory=list)
+
+
+def _label(name_or_path: str) -> str:
+    path = Path(name_or_path)
+    return path.stem if path.suffix in (".yaml", ".yml") or os.sep in name_or_path else name_or_path
+
+
+def build_versions(presets: Sequence[str], overrides: Sequence[str] = ()) -> tuple[list[Version], list[Any]]:
+    """The original and one version per preset, each validated before anything is rendered.
+
+    Parameters
+    ----------
+    presets : sequence of str
+        Preset names or files.
+    overrides : sequence of str, optional
+        ``STAGE.PARAM=VALUE`` texts applied to every preset (as ``clarity apply --set``).
+
+    Returns
+    -------
+    versions : list of Version
+        The original first.
+    specs : list
+        The presets (:class:`~clarity_fx.preset.Preset`), None for the original.
+
+    Raises
+    ------
+    ListeningTestError, ClarityError
+        No preset, a preset twice, a keyed preset, or an invalid preset or override.
+    """
+    from .preset import load_preset_spec
+    from .rendering import _keyed_stages
+
+    if not presets:
+        raise ListeningTestError("nothing to compare: give at least one --preset")
+    versions, specs = [Version(ORIGINAL)], [None]
+    for name in presets:
+        label = _label(name)
+        if label in {v.label for v in versions}:
+            raise ListeningTestError(
+                f"--preset {name}: {label!r} is in the test twice; give each preset once"
+            )
+        spec = load_preset_spec(name, list(overrides))
+        if _keyed_stages(spec.build()):
+            raise ListeningTestError(
+                f"preset {label} ducks under a sidechain key (a second recording); a listening test "
+                "renders the input on its own, so leave it out"
+            )
+        versions.append(Version(label, name, spec.source, list(overrides)))
+        specs.append(spec)
+    return versions, specs
+
+
+def _render(spec: Any, source: Path, workdir: Path) -> tuple[Any, float]:
+    """The whole input through a preset (None: through nothing, by the same reader), as float64."""
+    import soundfile as sf
+
+    from .chain import Chain
+    from .rendering import render
+
+    if spec is None:
+        chain = Chain([])
+    else:
+        spec.check_input(source)
+        chain = spec.build()
+    target = workdir / "render.wav"
+    render(source, target, chain, bit_depth=32, progress=False)
+    audio, rate = sf.read(target, dtype="float64", always_2d=True)
+    target.unlink()
+    return audio.T, float(rate)
+
+
+def _abx_sides(trials: list[dict], seed: int) -> None:
+    """Put X on A in half of each pair's ABX trials (the odd one at random)."""
+    import random
+
+    rng = random.Random(seed)
+    by_pair: dict[tuple[str, str], list[dict]] = {}
+    for trial in trials:
+        by_pair.setdefault((trial["challenger"], trial["reference"]), []).append(trial)
+    for group in by_pair.values():
+        sides = ["A" if i % 2 == 0 else "B" for i in range(len(group))]
+        if len(group) % 2:
+            sides[-1] = rng.choice("AB")
+        rng.shuffle(sides)
+        for trial, side in zip(group, sides, strict=True):
+            trial["X"] = side
+
+
+def make_test(
+    input_path: str | os.PathLike[str],
+    presets: Sequence[str],
+    outdir: str | os.PathLike[str],
+    *,
+    overrides: Sequence[str] = (),
+    pairs: str = "original",
+    repeats: int = 2,
+    abx: int = 0,
+    seconds: float = 15.0,
+    start: float = 0.0,
+    seed: int | None = None,
+    lufs: float = TARGET_LUFS,
+    max_bytes: int | None = None,
+    key_path: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Render ``input_path`` with each preset and write a blind A/B (and ABX) test page.
+
+    The folder gets ``index.html``, a self-contained page (no network; its audio embedded as
+    Ogg Vorbis, see :mod:`clarity_fx.webpage`) that plays each trial's versions in sync on one
+    transport and switches between them at the same position; and ``key.json``, which says what
+    each trial played and is never read by the page. The page holds no version's name, no
+    loudness or gain, no waveform and no picture, and every clip of every trial is its own
+    encoding (with an inaudible dither of its own), so nothing in the page's data tells which
+    clips are the same version or which side X copies. The listener saves the answers from the
+    page as a small JSON file (:func:`read_answers`); :func:`score_files` joins it with the key.
+
+    Every version is cut to the same excerpt, faded, and matched to one integrated loudness
+    (``lufs``, lowered together if a true peak would pass :data:`CEILING_DBTP`), so that the
+    louder version does not win for being louder. The gains are applied to the audio itself.
+
+    Parameters
+    ----------
+    input_path : path-like
+        The recording. It is rendered whole (a noise profile is learnt from its start, as in
+        ``clarity apply``) and only read.
+    presets : sequence of str
+        Preset names or files; the unprocessed input is always a version too.
+    outdir : path-like
+        New or empty folder for the page and the key; it appears complete or not at all.
+    overrides : sequence of str, optional
+        ``--set`` overrides applied to every preset.
+    pairs : {"original", "all"}, optional
+        Compare each preset with the original (default), or every pair of versions.
+    repeats : int, optional
+        A/B trials per pair (sides balanced).
+    abx : int, optional
+        ABX trials per pair, after the A/B trials (X on each side equally often); 0 for none.
+    seconds, start : float, optional
+        Length and start of the excerpt, seconds.
+    seed : int, optional
+        Seed of the order and the sides (default random; kept in the key).
+    lufs : float, optional
+        Loudness every clip plays at.
+    max_bytes : int, optional
+        Ceiling of the page's size (default :data:`clarity_fx.webpage.DEFAULT_MAX_BYTES`); the
+        Vorbis bitrate is chosen to fit it.
+    key_path : path-like, optional
+        Write the key here instead of ``outdir/key.json`` (to hand the folder to a listener).
+
+    Returns
+    -------
+    dict
+        The key.
+
+    Raises
+    ------
+    ListeningTestError, ClarityError
+        Bad arguments, input or presets, or a page that cannot fit ``max_bytes``; nothing is left.
+    """
+    import secrets
+    import shutil
+    import tempfile
+    import time
+
+    import numpy as np
+
+    from .meters import integrated_loudness, true_peak_dbtp
+    from .webpage import DEFAULT_MAX_BYTES, choose_bitrate_kbps, encode_ogg
+
+    if pairs not in PAIRINGS:
+        raise ListeningTestError(f"--pairs {pairs!r}: use 'original' or 'all'")
+    if not seconds >= MIN_SECONDS:
+        raise ListeningTestError(
+            f"--seconds {seconds:g} is too short to measure; give {MIN_SECONDS:g} or more"
+        )
+    if not start >= 0:
+        raise ListeningTestError("--start must be 0 or more seconds")
+    if repeats < 0 or abx < 0 or repeats + abx < 1:
+        raise ListeningTestError("--repeats and --abx must be 0 or more, and not both 0")
+    if not (math.isfinite(lufs) and lufs < 0):
+        raise ListeningTestError(f"--lufs {lufs:g}: give a negative loudness, e.g. -23")
+    max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
+    source = Path(input_path).expanduser()
+    outdir = Path(outdir).expanduser()
+    if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
+        raise ListeningTestError(
+            f"{outdir} exists and is not empty; give a new folder (a test, and its key, is never overwritten)"
+        )
+    key_target = Path(key_path).expanduser() if key_path is not None else None
+    if key_target is not None and key_target.exists():
+        raise ListeningTestError(
+            f"{key_target} exists; give a new file for the key (a key is never overwritten)"
+        )
+    if key_target is not None and not key_target.parent.is_dir():
+        raise ListeningTestError(f"{key_target.parent}: the key's folder does not exist; create it first")
+    versions, specs = build_versions(presets, overrides)
+    labels = [v.label for v in versions]
+    if pairs == "original":
+        comparisons = [(label, ORIGINAL) for label in labels[1:]]
+    else:
+        comparisons = [(labels[j], labels[i]) for i in range(len(labels)) for j in range(i + 1, len(labels))]
+    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    trials = [{**t, "type": "ab"} for t in design_trials(comparisons, [str(source)], repeats, seed)]
+    abx_trials = [{**t, "type": "abx"} for t in design_trials(comparisons, [str(source)], abx, seed + 1)]
+    _abx_sides(abx_trials, seed + 2)
+    for number, trial in enumerate([*trials, *abx_trials], 1):
+        trial["trial"] = number
+        del trial["input"]
+    trials += abx_trials
+
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.partial-", dir=outdir.parent))
+    try:
+        clips: dict[str, Any] = {}
+        loudness: dict[str, float] = {}
+        peaks: dict[str, float] = {}
+        rate = 0.0
+        for version, spec in zip(versions, specs, strict=True):
+            audio, rate = _render(spec, source, staging)
+            clip = cut_excerpt(audio, rate, start, seconds)
+            level = integrated_loudness(clip, rate)
+            if not math.isfinite(level):
+                raise ListeningTestError(
+                    f"{version.label} on {source}: the excerpt is silent (below the BS.1770 gate); "
+                    "choose another --start"
+                )
+            clips[version.label], loudness[version.label] = clip, level
+            peaks[version.label] = true_peak_dbtp(clip, rate)
+        gains, reduction = matching_gains(loudness, peaks, lufs, CEILING_DBTP)
+        length = clips[ORIGINAL].shape[1] / rate
+        channels = clips[ORIGINAL].shape[0]
+        sides_per_trial = [3 if t["type"] == "abx" else 2 for t in trials]
+        kbps = choose_bitrate_kbps(sum(sides_per_trial) * length, max_bytes, 200_000)
+        if kbps is None:
+            raise ListeningTestError(
+                f"{len(trials)} trials of {length:.1f} s do not fit a {max_bytes / 1e6:g} MB page; give a "
+                "shorter --seconds, fewer --repeats or --abx, or a larger --max-mb"
+            )
+        rng = np.random.default_rng()  # the dither's only job is to differ; it is not kept
+        page_trials = []
+        for trial in trials:
+            sides = ["A", "B"] + (["X"] if trial["type"] == "abx" else [])
+            tracks = []
+            for side in sides:
+                label = trial[trial["X"]] if side == "X" else trial[side]
+                audio = clips[label] * 10 ** (gains[label] / 20)
+                audio = audio + DITHER * (rng.random(audio.shape) - rng.random(audio.shape))
+                encoded = encode_ogg([audio.astype(np.float32)], rate, channels, kbps)
+                tracks.append({"side": side, "src": encoded})
+            page_trials.append({"trial": trial["trial"], "type": trial["type"], "tracks": tracks})
+        test_id = secrets.token_hex(8)
+        key = {
+            "format": KEY_FORMAT,
+            "version": KEY_VERSION,
+            "test": test_id,
+            "made_by": "clarity listen make",
+            "made": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "page": PAGE_NAME,
+            "input": str(source.resolve()),
+            "sample_rate": rate,
+            "excerpt_start_s": start,
+            "excerpt_seconds": round(length, 6),
+            "question": QUESTION,
+            "abx_question": ABX_QUESTION,
+            "pairs": pairs,
+            "repeats": repeats,
+            "abx": abx,
+            "seed": seed,
+            "target_lufs": lufs,
+            "matched_lufs": lufs - reduction,
+            "peak_reduction_db": reduction,
+            "ceiling_dbtp": CEILING_DBTP,
+            "kbps": kbps,
+            "versions": {
+                v.label: {
+                    "preset": v.preset,
+                    "preset_file": v.preset_file,
+                    "overrides": v.overrides,
+                    "loudness_before_lufs": round(loudness[v.label], 3),
+                    "true_peak_before_dbtp": round(peaks[v.label], 3),
+                    "gain_db": round(gains[v.label], 3),
+                }
+                for v in versions
+            },
+            "trials": trials,
+        }
+        text = page_html(test_id, page_trials, length, lufs - reduction)
+        (staging / PAGE_NAME).write_text(text, encoding="utf-8")
+        if key_target is None:
+            write_json(staging / KEY_NAME, key)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the finished folder gets the usual mode
+        if outdir.is_dir():
+            outdir.rmdir()  # empty (checked above)
+        staging.rename(outdir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if key_target is not None:
+        write_json(key_target, key)
+    return key
+
+
+def page_html(test_id: str, trials: Sequence[dict[str, Any]], duration_s: float, lufs: float) -> str:
+    """The blind test page: one transport (:data:`clarity_fx.webpage.PLAYER_JS`) per trial, in turn.
+
+    Parameters
+    ----------
+    test_id : str
+        The test's random id, which the answers carry back.
+    trials : sequence of dict
+        ``trial``, ``type`` and ``tracks``: per side (``A``, ``B``, and ``X`` in ABX) its
+        Ogg Vorbis bytes as ``src``. Nothing else about a trial may go in.
+    duration_s : float
+        Length of every clip, seconds.
+    lufs : float
+        Loudness every clip plays at (the same for all, so it says nothing).
+
+    Returns
+    -------
+    str
+        The whole HTML document.
+    """
+    from .webpage import _json_for_script, data_uri, escape, page
+
+    data = {
+        "format": ANSWERS_FORMAT,
+        "version": ANSWERS_VERSION,
+        "test": test_id,
+        "duration_s": round(float(duration_s), 6),
+        "trials": [
+            {
+                "trial": t["trial"],
+                "type": t["type"],
+                "tracks": [{"side": s["side"], "src": data_uri(s["src"], "audio/ogg")} for s in t["tracks"]],
+            }
+            for t in trials
+        ],
+    }
+    n_ab = sum(t["type"] == "ab" for t in trials)
+    n_abx = len(trials) - n_ab
+    parts = [f"{n_ab} A/B trial{'s' if n_ab != 1 else ''}"] if n_ab else []
+    if n_abx:
+        parts.append(f"{n_abx} ABX trial{'s' if n_abx != 1 else ''}")
+    minutes = len(trials) * (3 * duration_s + 5) / 60
+    body = f"""
+<main class="listen" id="listen" aria-labelledby="listen-title">
+<h1 id="listen-title">Blind listening test</h1>
+<p class="muted">{escape(" and ".join(parts))} of a {duration_s:.1f} s excerpt, about {minutes:.0f} min.
+Test <code>{escape(test_id)}</code>.</p>
+<details open><summary>How to take the test</summary>
+<ol>
+<li>Use good headphones (or studio monitors) in a quiet room. Set a comfortable level on the first trial,
+then leave the volume alone: every version plays at the same loudness ({lufs:.1f} LUFS).</li>
+<li>Press <kbd>Space</kbd> to play and pause, <kbd>A</kbd>, <kbd>B</kbd> (and <kbd>X</kbd>) to switch
+version at the same moment, <kbd>&larr;</kbd>/<kbd>&rarr;</kbd> to seek. Switch as often as you like.</li>
+<li>A/B: {escape(QUESTION)}</li>
+<li>ABX: {escape(ABX_QUESTION)}</li>
+<li>Answer with the buttons or <kbd>1</kbd>, <kbd>2</kbd> and <kbd>0</kbd> (no difference);
+<kbd>N</kbd> and <kbd>P</kbd> go to the next and previous trial.</li>
+<li>Listen only: the page does not say what the versions are, and the test is void if you find out.</li>
+<li>At the end press <b>Save answers</b>: the browser downloads a small JSON file. Send that file.</li>
+</ol></details>
+<label>Your name or initials (optional): <input type="text" id="listener" autocomplete="off"
+ aria-label="Your name or initials (optional)"></label>
+<section class="trial" aria-live="polite" aria-labelledby="trial-title">
+<h2 id="trial-title">Trial <span id="trial-number">1</span> of {len(trials)}
+<small id="trial-kind"></small></h2>
+<div class="transport">
+<button type="button" id="play" class="play" aria-label="Play (space)" disabled>&#9654; Play</button>
+<span id="time" class="time">0:00.0</span> / <span>{int(duration_s // 60)}:{duration_s % 60:04.1f}</span>
+<input type="range" id="position" class="position" min="0" max="{duration_s:.3f}" step="0.01" value="0"
+ aria-label="Playback position, seconds">
+<label><input type="checkbox" id="mute"> Mute</label>
+<span id="status" class="status" role="status" aria-live="polite">Decoding audio…</span>
+</div>
+<div class="versions" id="versions" role="group" aria-label="Versions"></div>
+<p id="question" class="question"></p>
+<div class="choices" id="choices" role="group" aria-label="Your answer"></div>
+<div class="nav">
+<button type="button" id="prev" aria-label="Previous trial (P)">&larr; Previous</button>
+<button type="button" id="next" aria-label="Next trial (N)">Next &rarr;</button>
+<span id="progress" class="muted" role="status"></span>
+</div>
+</section>
+<label class="notes">Notes (optional; what you heard):<br>
+<textarea id="notes" rows="3" cols="70" aria-label="Notes"></textarea></label>
+<p><button type="button" id="save" class="save">Save answers</button>
+<span id="saved" class="muted" role="status" aria-live="polite"></span></p>
+</main>
+<script type="application/json" id="listen-data">{_json_for_script(data)}</script>
+<script>{LISTEN_JS}</script>
+"""
+    return page(f"Blind listening test {test_id}", body, head=f"<style>{LISTEN_CSS}</style>\n")
+
+
+LISTEN_CSS = """
+.listen .question { font-weight: 600; margin: 14px 0 6px; }
+.choices, .nav { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; align-items: center; }
+.choices button[aria-pressed="true"] { background: #2e7d32; color: #fff; border-color: #2e7d32; }
+.versions .version { min-width: 64px; font-weight: 600; }
+.trial { border: 1px solid var(--line); border-radius: 8px; padding: 4px 16px 12px; margin: 16px 0; }
+.save { font-weight: 600; }
+"""
+
+#: The page's own script: trials in turn on one ClarityPlayer, the answers, and their download.
+#: It runs after the shared player script (at DOMContentLoaded), and keeps everything it records
+#: in ``window.clarityListen`` for tests.
+LISTEN_JS = r"""
+window.addEventListener("DOMContentLoaded", function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("listen-data").textContent);
+  const $ = id => document.getElementById(id);
+  const root = $("listen");
+  const players = window.clarityPlayers = window.clarityPlayers || {};
+  const state = { index: 0, answers: {}, seconds: {}, switches: {}, started: new Date().toISOString() };
+  let player = null, playedFrom = null;
+  const ANSWERS = {
+    ab: [["A", "1", "A sounds better"], ["B", "2", "B sounds better"],
+         ["=", "0", "No difference / cannot decide"]],
+    abx: [["A", "1", "X is A"], ["B", "2", "X is B"]],
+  };
+  const QUESTIONS = { ab: "Which sounds better?", abx: "X is A or B: which?" };
+  function fmt(t) {
+    const m = Math.floor(t / 60); const s = t - 60 * m;
+    return m + ":" + (s < 10 ? "0" : "") + s.toFixed(1);
+  }
+  function trial() { return data.trials[state.index]; }
+  function account() {
+    if (player && playedFrom !== null) {
+      const n = trial().trial;
+      state.seconds[n] = (state.seconds[n] || 0) + Math.max(0, player.ctx.currentTime - playedFrom);
+      playedFrom = null;
+    }
+  }
+  function stop() {
+    if (!player) return;
+    player.pause(); account();
+    if (player.ctx) player.ctx.close();
+    delete players[player.config.id];
+    player = null;
+  }
+  function answered() { return Object.keys(state.answers).length; }
+  function progress() {
+    $("progress").textContent = answered() + " of " + data.trials.length + " answered";
+    $("save").textContent = "Save answers (" + answered() + " of " + data.trials.length + ")";
+  }
+  function drawChoices() {
+    const t = trial(), box = $("choices");
+    box.innerHTML = "";
+    ANSWERS[t.type].forEach(([choice, key, text]) => {
+      const b = document.createElement("button");
+      b.type = "button"; b.dataset.choice = choice;
+      b.setAttribute("aria-keyshortcuts", key);
+      b.setAttribute("aria-pressed", String(state.answers[t.trial] === choice));
+      b.setAttribute("aria-label", text + " (key " + key + ")");
+      b.innerHTML = "<kbd>" + key + "</kbd> " + text;
+      b.addEventListener("click", () => answer(choice));
+      box.appendChild(b);
+    });
+  }
+  function show(i) {
+    stop();
+    state.index = Math.max(0, Math.min(data.trials.length - 1, i));
+    const t = trial();
+    const config = {
+      id: "listen-" + t.trial, matched: false, duration_s: data.duration_s,
+      tracks: t.tracks.map(s => ({
+        id: s.side.toLowerCase(), label: s.side, key: s.side.toLowerCase(), src: s.src,
+        offset_db: 0, loudness_lufs: null, follows_match: false, duration_s: data.duration_s })),
+    };
+    root.dataset.ready = "false"; root.dataset.trial = String(t.trial);
+    $("trial-number").textContent = String(state.index + 1);
+    $("trial-kind").textContent = t.type === "abx" ? "ABX" : "A/B";
+    $("question").textContent = QUESTIONS[t.type];
+    $("play").disabled = true; $("status").textContent = "Decoding audio…";
+    $("prev").disabled = state.index === 0; $("next").disabled = state.index === data.trials.length - 1;
+    const box = $("versions"); box.innerHTML = "";
+    config.tracks.forEach((track, j) => {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "version"; b.dataset.index = String(j);
+      b.setAttribute("aria-pressed", String(j === 0));
+      b.setAttribute("aria-keyshortcuts", track.label);
+      b.setAttribute("aria-label", "Listen to " + track.label + " (key " + track.label + ")");
+      b.innerHTML = "<kbd>" + track.label + "</kbd> " + track.label;
+      b.addEventListener("click", () => player && player.select(j));
+      box.appendChild(b);
+    });
+    drawChoices(); progress();
+    const p = player = new window.ClarityPlayer(root, config);
+    players[config.id] = p;
+    p.setMuted($("mute").checked);
+    p.on("time", t => {
+      $("time").textContent = fmt(t);
+      if (document.activeElement !== $("position")) $("position").value = t;
+    });
+    p.on("state", s => {
+      if (p !== player) return;
+      if (s === "playing") playedFrom = p.ctx.currentTime; else if (s === "paused") account();
+      $("play").innerHTML = p.playing ? "&#10074;&#10074; Pause" : "&#9654; Play";
+      $("play").setAttribute("aria-label", p.playing ? "Pause (space)" : "Play (space)");
+    });
+    p.on("select", j => {
+      const n = trial().trial; state.switches[n] = (state.switches[n] || 0) + 1;
+      Array.from(box.children).forEach((b, k) => b.setAttribute("aria-pressed", String(j === k)));
+      $("status").textContent = "Playing " + config.tracks[j].label;
+    });
+    p.on("ready", () => {
+      if (p !== player) return;
+      $("play").disabled = false; $("status").textContent = "Ready"; root.dataset.ready = "true";
+    });
+    p.load().catch(err => {
+      $("status").textContent = "This browser cannot decode the audio: " + err;
+      root.dataset.error = String(err);
+    });
+  }
+  function answer(choice) {
+    const t = trial();
+    if (!ANSWERS[t.type].some(a => a[0] === choice)) return;
+    state.answers[t.trial] = choice;
+    drawChoices(); progress();
+  }
+  function answers() {
+    account();
+    if (player && player.playing) playedFrom = player.ctx.currentTime;
+    return {
+      format: data.format, version: data.version, test: data.test,
+      listener: $("listener").value.trim(), started: state.started, saved: new Date().toISOString(),
+      page: String(window.location.href).split("#")[0], user_agent: navigator.userAgent,
+      notes: $("notes").value,
+      answers: data.trials.filter(t => t.trial in state.answers).map(t => ({
+        trial: t.trial, type: t.type, choice: state.answers[t.trial],
+        seconds: Math.round(100 * (state.seconds[t.trial] || 0)) / 100,
+        switches: state.switches[t.trial] || 0,
+      })),
+    };
+  }
+  function fileName() {
+    const who = $("listener").value.trim().replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "");
+    return "answers-" + data.test + (who ? "-" + who : "") + ".json";
+  }
+  function save() {
+    const text = JSON.stringify(answers(), null, 1) + "\n";
+    const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    const a = document.createElement("a");
+    a.href = url; a.download = fileName(); a.style.display = "none";
+    document.body.appendChild(a); a.click();
+    setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 1000);
+    const left = data.trials.length - answered();
+    $("saved").textContent = "Saved " + a.download
+      + (left ? " (" + left + " trials not answered yet)" : "") + ".";
+  }
+  $("play").addEventListener("click", () => player && player.toggle());
+  $("position").addEventListener("input", () => player && player.seek($("position").value));
+  $("mute").addEventListener("change", () => player && player.setMuted($("mute").checked));
+  $("prev").addEventListener("click", () => show(state.index - 1));
+  $("next").addEventListener("click", () => show(state.index + 1));
+  $("save").addEventListener("click", save);
+  document.addEventListener("keydown", ev => {
+    const tag = (ev.target && ev.target.tagName) || "";
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const typing = tag === "INPUT" && ev.target.type !== "checkbox" && ev.target.type !== "range";
+    if (typing || tag === "TEXTAREA") return;
+    const key = ev.key.toLowerCase();
+    const pick = { "1": "A", "2": "B", "0": "=", "=": "=" }[key];
+    if (pick) { answer(pick); ev.preventDefault(); }
+    else if (key === "n") { show(state.index + 1); ev.preventDefault(); }
+    else if (key === "p") { show(state.index - 1); ev.preventDefault(); }
+  });
+  window.clarityListen = { answers, save, show, answer, fileName, state, trials: data.trials.length,
+                           get player() { return player; } };
+  show(0);
+});
+"""
