@@ -553,6 +553,14 @@ def _key_for(answers: dict[str, Any], path: Path, keys: dict[str, tuple[Path, di
     )
 
 
+def _settings(key: dict[str, Any]) -> dict[str, Any]:
+    """What a result keeps of its test's key: how the versions were made and heard, not the trials."""
+    names = ("input", "sample_rate", "excerpt_start_s", "excerpt_seconds", "pairs", "repeats", "abx", "seed",
+             "matched_lufs", "kbps", "made")  # fmt: skip
+    return {**{n: key[n] for n in names if n in key}, "input": Path(str(key.get("input", ""))).name,
+            "versions": key["versions"]}  # fmt: skip
+
+
 def _read_result(data: dict[str, Any], path: Path) -> list[dict]:
     judgements = data.get("judgements")
     if not isinstance(judgements, list):
@@ -615,7 +623,8 @@ def score_files(
             judgements = join_answers(data, key, path)
             sources = [{"path": str(path), "test": data["test"], "listener": str(data.get("listener") or ""),
                         "started": str(data.get("started") or ""), "answered": len(judgements),
-                        "trials": len(key["trials"])}]
+                        "trials": len(key["trials"]), "browser": str(data.get("user_agent") or ""),
+                        "settings": _settings(key)}]  # fmt: skip
         for source in sources:
             if source.get("started"):
                 stamp = (str(source.get("test")), str(source["started"]))
