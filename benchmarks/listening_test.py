@@ -46,12 +46,14 @@ from typing import Any
 import numpy as np
 
 # The questions, answers and statistics are the package's, shared with 'clarity listen'.
-from clarity_fx.listening import (
+from clarity_fx.listening import (  # TARGET_LUFS: clips are matched to it; CEILING_DBTP: no peak passes it
+    CEILING_DBTP,
     CHOICES,
     MIN_DECISIVE,
     MIN_SECONDS,
     ORIGINAL,
     QUESTION,
+    TARGET_LUFS,
     ListeningTestError,
     cut_excerpt,
     design_trials,
@@ -60,10 +62,6 @@ from clarity_fx.listening import (
 
 ROOT = Path(__file__).resolve().parent.parent
 TAKE = ROOT / "examples" / "take.wav"
-#: Every clip is matched to this integrated loudness unless a peak forces all of them lower.
-TARGET_LUFS = -23.0
-#: Highest true peak of any matched clip, dBTP (safely under 0 dBFS sample peak, after 24-bit rounding).
-CEILING_DBTP = -1.0
 KEY_VERSION = 1
 
 
