@@ -252,12 +252,16 @@ def test_partial_answers_are_scored_and_said(test_dir, tmp_path):
         (lambda a: a["answers"][0].update(trial=999), "has no trial 999"),
     ],
 )
-def test_bad_answers_are_one_line(test_dir, tmp_path, change, message):
+def test_bad_answers_are_one_line(test_dir, tmp_path, capsys, change, message):
+    from clarity_fx.cli import main
+
     answers = answers_for(key_of(test_dir), prefer("hum-removal"))
     change(answers)
     path = tmp_path / "a.json"
     path.write_text(json.dumps(answers))
     shutil.copy(test_dir / ls.KEY_NAME, tmp_path / "key.json")  # found beside the answers
-    result = clarity("listen", "score", path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr
+    with pytest.raises(SystemExit) as stop:
+        main(["listen", "score", str(path)])  # in-process: the one-line rule is main's, not the shell's
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert err.startswith("clarity: error: ")
