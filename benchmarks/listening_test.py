@@ -17,7 +17,8 @@ preset with ``--set`` style overrides) with the preset it varies. Every comparis
 
 ``score`` reads ``answers.csv`` and ``key.json`` and prints, per condition, wins, losses and
 ties against its reference, the preference rate and a two-sided sign test
-(``scipy.stats.binomtest``) against 50 %, ranked.
+(``scipy.stats.binomtest``) against 50 %, ranked; the statistics are the package's
+(``clarity_fx.listening``, which ``clarity listen`` uses for its browser test page).
 
 The kit is built in a hidden folder beside OUTDIR and renamed into place when complete, so a
 failed or interrupted run leaves nothing; an existing, non-empty OUTDIR is never overwritten
@@ -32,7 +33,6 @@ import io
 import json
 import math
 import os
-import random
 import re
 import secrets
 import shutil
@@ -45,27 +45,23 @@ from typing import Any
 
 import numpy as np
 
+# The questions, answers and statistics are the package's, shared with 'clarity listen'.
+from clarity_fx.listening import (  # TARGET_LUFS: clips are matched to it; CEILING_DBTP: no peak passes it
+    CEILING_DBTP,
+    CHOICES,
+    MIN_DECISIVE,
+    MIN_SECONDS,
+    ORIGINAL,
+    QUESTION,
+    TARGET_LUFS,
+    ListeningTestError,
+    cut_excerpt,
+    design_trials,
+    matching_gains,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 TAKE = ROOT / "examples" / "take.wav"
-#: Label of the unprocessed input in the kit.
-ORIGINAL = "original"
-#: Every clip is matched to this integrated loudness unless a peak forces all of them lower.
-TARGET_LUFS = -23.0
-#: Highest true peak of any matched clip, dBTP (safely under 0 dBFS sample peak, after 24-bit rounding).
-CEILING_DBTP = -1.0
-#: Fade in and out of every clip, seconds (the same on all, so no clip clicks and none is told apart).
-FADE_SECONDS = 0.01
-#: Shortest excerpt BS.1770 can measure (one 400 ms gating block), with a margin.
-MIN_SECONDS = 0.5
-#: Fewest decisive trials (not ties) for which a two-sided sign test can reach p < 0.05.
-MIN_DECISIVE = 6
-#: What the listener is asked, in README.txt and key.json.
-QUESTION = (
-    "Which of the two sounds better: clearer speech, fewer artefacts (warbling or 'underwater' "
-    "sound, pumping, lisping, muffled or thin tone, clicks)? If you cannot hear a difference or "
-    "cannot decide, answer '='."
-)
-CHOICES = ("A", "B", "=")
 KEY_VERSION = 1
 
 
@@ -236,58 +232,6 @@ def build_conditions(
 
 
 # --------------------------------------------------------------------------- design
-def design_trials(
-    comparisons: list[tuple[str, str]], inputs: list[str], repeats: int, seed: int
-) -> list[dict]:
-    """The blind design: which pair each trial plays, and which side is which.
-
-    Every (input, challenger, reference) comparison is heard ``repeats`` times, the challenger
-    on side A in half of them (the odd one out at random); the order is shuffled, and the same
-    comparison is kept from playing twice in a row where possible.
-
-    Parameters
-    ----------
-    comparisons : list of (str, str)
-        (challenger, reference) labels.
-    inputs : list of str
-        Input files.
-    repeats : int
-        Times each comparison is heard, per input.
-    seed : int
-        Seed of the randomisation.
-
-    Returns
-    -------
-    list of dict
-        ``trial`` (1-based), ``input``, ``challenger``, ``reference``, ``A`` and ``B`` (labels).
-    """
-    rng = random.Random(seed)
-    trials: list[dict] = []
-    for source in inputs:
-        for challenger, reference in comparisons:
-            sides = [i % 2 == 0 for i in range(repeats)]
-            if repeats % 2:
-                sides[-1] = rng.random() < 0.5
-            rng.shuffle(sides)
-            for challenger_is_a in sides:
-                a, b = (challenger, reference) if challenger_is_a else (reference, challenger)
-                trials.append(
-                    {"input": source, "challenger": challenger, "reference": reference, "A": a, "B": b}
-                )
-    rng.shuffle(trials)
-
-    def same(x: dict, y: dict) -> bool:
-        return (x["input"], x["challenger"], x["reference"]) == (y["input"], y["challenger"], y["reference"])
-
-    for i in range(1, len(trials)):
-        if same(trials[i], trials[i - 1]):
-            for j in range(i + 1, len(trials)):
-                if not same(trials[j], trials[i - 1]):
-                    trials[i], trials[j] = trials[j], trials[i]
-                    break
-    return [{"trial": n, **trial} for n, trial in enumerate(trials, 1)]
-
-
 def trial_files(trial: int, count: int) -> tuple[str, str]:
     """File names of a trial's two clips; they say nothing about what is in them."""
     width = max(2, len(str(count)))
@@ -322,58 +266,6 @@ def render_condition(condition: Condition, source: Path, workdir: Path) -> tuple
     audio, rate = sf.read(target, dtype="float64", always_2d=True)
     target.unlink()
     return audio.T, float(rate)
-
-
-def cut_excerpt(audio: np.ndarray, sample_rate: float, start: float, seconds: float) -> np.ndarray:
-    """The excerpt ``[start, start + seconds)`` (shorter at the end of the file), faded in and out.
-
-    Raises
-    ------
-    KitError
-        The excerpt would be shorter than BS.1770 can measure.
-    """
-    first = int(round(start * sample_rate))
-    last = min(audio.shape[1], first + int(round(seconds * sample_rate)))
-    if last - first < MIN_SECONDS * sample_rate:
-        length = audio.shape[1] / sample_rate
-        raise KitError(
-            f"the input is {length:.1f} s long: an excerpt from {start:g} s would be under "
-            f"{MIN_SECONDS:g} s; use a smaller --start"
-        )
-    clip = audio[:, first:last].copy()
-    fade = min(int(FADE_SECONDS * sample_rate), clip.shape[1] // 4)
-    if fade:
-        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
-        clip[:, :fade] *= ramp
-        clip[:, -fade:] *= ramp[::-1]
-    return clip
-
-
-def matching_gains(
-    loudness: dict[Any, float], true_peaks: dict[Any, float], target: float, ceiling: float
-) -> tuple[dict[Any, float], float]:
-    """Gains (dB) that bring every clip to one loudness, all lowered together if a peak would pass.
-
-    Parameters
-    ----------
-    loudness, true_peaks : dict
-        Clip → integrated loudness (LUFS) and true peak (dBTP) before matching.
-    target : float
-        Wanted loudness, LUFS.
-    ceiling : float
-        Highest true peak any clip may have after its gain, dBTP.
-
-    Returns
-    -------
-    gains : dict
-        Clip → gain in dB.
-    reduction : float
-        dB by which every clip was lowered below ``target`` to respect ``ceiling`` (0 if none).
-    """
-    gains = {clip: target - level for clip, level in loudness.items()}
-    over = max(true_peaks[clip] + gains[clip] for clip in gains) - ceiling
-    reduction = max(0.0, over)
-    return {clip: gain - reduction for clip, gain in gains.items()}, reduction
 
 
 def write_clip(path: Path, audio: np.ndarray, sample_rate: float) -> None:
@@ -505,7 +397,7 @@ def make_kit(
                 audio, rate = render_condition(condition, source, work)
                 try:
                     clip = cut_excerpt(audio, rate, start, seconds)
-                except KitError as err:
+                except ListeningTestError as err:
                     raise KitError(f"{source}: {err}") from None
                 level = integrated_loudness(clip, rate)
                 if not math.isfinite(level):
@@ -685,19 +577,11 @@ def read_answers(outdir: Path, key: dict) -> dict[int, str]:
     return answers
 
 
-def holm(pvalues: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    adjusted = [1.0] * len(pvalues)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(pvalues) - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted
-
-
 def tally(key: dict, answers: dict[int, str]) -> list[dict]:
     """Per challenger condition: wins, losses and ties against its reference, and the sign test.
+
+    The counting and the statistics are :func:`clarity_fx.listening.tally_preferences`'s; this
+    turns the kit's sides into the versions chosen.
 
     Returns
     -------
@@ -705,46 +589,17 @@ def tally(key: dict, answers: dict[int, str]) -> list[dict]:
         ``condition``, ``reference``, ``trials``, ``wins``, ``losses``, ``ties``, ``rate``
         (wins / decisive trials, ``None`` if none), ``p`` and ``p_holm``, best first.
     """
-    from scipy.stats import binomtest
+    from clarity_fx.listening import Preference, tally_preferences
 
-    rows: dict[str, dict] = {}
-    for trial in key["trials"]:
-        row = rows.setdefault(
+    return tally_preferences(
+        Preference(
             trial["challenger"],
-            {
-                "condition": trial["challenger"],
-                "reference": trial["reference"],
-                "trials": 0,
-                "wins": 0,
-                "losses": 0,
-                "ties": 0,
-            },
+            trial["reference"],
+            None if answers[trial["trial"]] == "=" else trial[answers[trial["trial"]]],
+            answers[trial["trial"]],
         )
-        row["trials"] += 1
-        choice = answers[trial["trial"]]
-        if choice == "=":
-            row["ties"] += 1
-        elif trial[choice] == trial["challenger"]:
-            row["wins"] += 1
-        else:
-            row["losses"] += 1
-    result = list(rows.values())
-    for row in result:
-        decisive = row["wins"] + row["losses"]
-        row["rate"] = row["wins"] / decisive if decisive else None
-        row["p"] = float(binomtest(row["wins"], decisive, 0.5).pvalue) if decisive else 1.0
-    for row, adjusted in zip(result, holm([row["p"] for row in result]), strict=True):
-        row["p_holm"] = adjusted
-    result.sort(key=lambda r: (r["rate"] is None, -(r["rate"] or 0.0), -r["wins"], r["condition"]))
-    return result
-
-
-def _verdict(row: dict) -> str:
-    if row["p_holm"] < 0.05:
-        return "preferred" if row["wins"] > row["losses"] else f"{row['reference']} preferred"
-    if row["p"] < 0.05:
-        return "leaning (not significant after Holm)"
-    return "no clear preference"
+        for trial in key["trials"]
+    )
 
 
 def score_kit(outdir: Path) -> str:
@@ -755,79 +610,19 @@ def score_kit(outdir: Path) -> str:
     KitError
         Missing or invalid key or answers.
     """
+    from clarity_fx.listening import format_preferences
+
     outdir = Path(outdir)
     key = _read_key(outdir)
     answers = read_answers(outdir, key)
     rows = tally(key, answers)
     counts = {c: sum(1 for a in answers.values() if a == c) for c in CHOICES}
-    header = [
-        "rank",
-        "condition",
-        "vs",
-        "trials",
-        "wins",
-        "losses",
-        "ties",
-        "preferred",
-        "p",
-        "p (Holm)",
-        "verdict",
-    ]
-    table = [header]
-    for rank, row in enumerate(rows, 1):
-        rate = "-" if row["rate"] is None else f"{100 * row['rate']:.0f} %"
-        table.append(
-            [
-                str(rank),
-                row["condition"],
-                row["reference"],
-                str(row["trials"]),
-                str(row["wins"]),
-                str(row["losses"]),
-                str(row["ties"]),
-                rate,
-                f"{row['p']:.3f}",
-                f"{row['p_holm']:.3f}",
-                _verdict(row),
-            ]
-        )
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    left = {1, 2, 10}
     lines = [
         f"{outdir}: {len(answers)} trials on {len(key['inputs'])} input(s), loudness-matched to "
         f"{key['matched_lufs']:.1f} LUFS; answers A {counts['A']}, B {counts['B']}, = {counts['=']}",
         "",
     ]
-    for r in table:
-        lines.append(
-            "  ".join(
-                c.ljust(w) if i in left else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            ).rstrip()
-        )
-    lines += [
-        "",
-        "preferred: wins / (wins + losses), ties left out. p: two-sided binomial sign test of the wins",
-        "against 50 % over the decisive trials (scipy.stats.binomtest); Holm: adjusted for the "
-        f"{len(rows)} comparisons.",
-    ]
-    short = [r["condition"] for r in rows if r["wins"] + r["losses"] < MIN_DECISIVE]
-    if short:
-        lines.append(
-            f"{len(short)} condition(s) had fewer than {MIN_DECISIVE} decisive trials, where p cannot reach "
-            "0.05 whatever the answers: make a smaller kit with more --repeats to decide them."
-        )
-    decisive = counts["A"] + counts["B"]
-    if decisive >= MIN_DECISIVE:
-        from scipy.stats import binomtest
-
-        side = binomtest(counts["A"], decisive, 0.5).pvalue
-        if side < 0.05:
-            lines.append(
-                f"note: A was chosen {counts['A']} of {decisive} times (p = {side:.3f}): "
-                "a side bias; the balanced design cancels it, but check the player."
-            )
-    return "\n".join(lines)
+    return "\n".join(lines + format_preferences(rows, counts))
 
 
 # --------------------------------------------------------------------------- command line

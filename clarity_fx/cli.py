@@ -30,6 +30,12 @@ presets_app = typer.Typer(
     help="List, show, validate and export presets.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(presets_app, name="presets")
+listen_app = typer.Typer(
+    help="Blind listening tests in the browser: make a test page, score the answers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(listen_app, name="listen")
 
 
 # Options several commands share, declared once.
@@ -668,6 +674,76 @@ def presets_export(
         f"put it in {user_preset_dir()} to use it by name)",
         err=True,
     )
+
+
+@listen_app.command("make")
+def listen_make(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="The recording to test on (only read).")
+    ],
+    presets: Annotated[
+        list[str],
+        typer.Option("--preset", help="Preset name or file to compare (repeat).", show_default=False),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="New (or empty) folder for the page and key.")
+    ],
+    overrides: Overrides = None,
+    pairs: Annotated[
+        str, typer.Option(help="'original': each preset vs the unprocessed input; 'all': every pair.")
+    ] = "original",
+    repeats: Annotated[int, typer.Option(help="A/B trials per pair (6+ to decide one).")] = 2,
+    abx: Annotated[int, typer.Option(help="ABX trials per pair, after the A/B trials (5+ to decide).")] = 0,
+    seconds: Annotated[float, typer.Option(help="Length of the excerpt, seconds.")] = 15.0,
+    start: Annotated[
+        float, typer.Option(help="Start of the excerpt, seconds (the whole file is rendered).")
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Seed of the order and sides (default random).")] = None,
+    lufs: Annotated[float, typer.Option(help="Loudness every version plays at.")] = -23.0,
+    max_mb: Annotated[float, typer.Option(help="Largest page, MB (sets the Vorbis bitrate).")] = 20.0,
+    key: Annotated[
+        Path | None, typer.Option(help="Write the key here instead of OUTPUT/key.json (to hand OUTPUT on).")
+    ] = None,
+) -> None:
+    """Write a blind A/B (and ABX) test page: clarity listen make take.wav --preset vocal-clarity -o test"""
+    from .listening import KEY_NAME, PAGE_NAME, make_test
+
+    if not max_mb > 0:
+        raise ClarityError(f"--max-mb {max_mb:g}: give a positive size, e.g. 20")
+    note_first_compile()
+    made = make_test(input_path, presets, output, overrides=overrides or [], pairs=pairs, repeats=repeats,
+                     abx=abx, seconds=seconds, start=start, seed=seed, lufs=lufs,
+                     max_bytes=int(max_mb * 1e6), key_path=key)  # fmt: skip
+    page = output / PAGE_NAME
+    n_abx = sum(t["type"] == "abx" for t in made["trials"])
+    typer.echo(
+        f"{page}: {len(made['trials']) - n_abx} A/B and {n_abx} ABX trials of "
+        f"{len(made['versions'])} versions, "
+        f"{page.stat().st_size / 1e6:.1f} MB; key: {key if key is not None else output / KEY_NAME} "
+        "(do not open it before the test)"
+    )
+
+
+@listen_app.command("score")
+def listen_score(
+    answers: Annotated[
+        list[Path], typer.Argument(metavar="ANSWERS.json...", help="Answers saved by test pages, or results.")
+    ],
+    keys: Annotated[
+        list[Path] | None, typer.Option("--key", help="Key of a test (default: key.json beside its page).")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the result (answers joined with the key) here.")
+    ] = None,
+) -> None:
+    """Score blind-test answers: wins, preference rates, sign tests with Holm correction, ABX."""
+    from .listening import format_score, result_json, score_files, write_json
+
+    score = score_files(answers, keys or [])
+    typer.echo(format_score(score))
+    if json_out is not None:
+        write_json(json_out, result_json(score))
+        typer.echo(str(json_out), err=True)
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
