@@ -27,7 +27,8 @@ blocks it is handed (a block-rate LFO, a per-block analysis, pedalboard's MP3 an
 A whole-buffer call runs that same stream. pedalboard's own whole-buffer call is one call that
 ends on a short block, which such a plugin answers with other samples than a stream can give:
 tests/vst3's ClarityTestBlock by 8e-4, pedalboard's GSM codec by 0.35
-(``benchmarks/bench_streaming.py``). Every other native plugin gives the same samples either way.
+(``benchmarks/bench_streaming.py``); pedalboard's Reverb and MP3 codec give the same samples
+either way.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class NativeStage(Plugin):
     -----
     A plugin that refuses mono (many VST3 effects are stereo-only) is fed the
     mono signal on both channels and its two outputs are averaged back to one.
+
+    The plugin sees blocks of exactly ``buffer_size`` samples, so a stream of
+    shorter chunks returns nothing until a block is full; to get samples back
+    from every call, stream with ``buffer_size`` equal to the chunk size.
     """
 
     def __init__(self, plugin: Any) -> None:
