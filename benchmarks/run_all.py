@@ -7,6 +7,7 @@ Usage: python benchmarks/run_all.py [--quick]
 - bench_dynamics: HardKneeCompressor against pedalboard.Compressor, TruePeakLimiter's overshoot
   and speed against BrickwallLimiter(true_peak=True);
 - bench_chain: Chain overhead against a plain Pedalboard;
+- bench_streaming: streamed against whole for native plugins, block-size-dependent ones included;
 - bench_memory: render's peak RSS on 2- and 20-minute files;
 - bench_render: whole-process 'clarity apply' (denoise-only, gain-only) against SoX;
 - bench_presets: before/after numbers of every shipped preset;
@@ -27,9 +28,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_denoise.py", "bench_filters.py", "bench_dynamics.py", "bench_chain.py", "bench_memory.py",
-           "bench_render.py", "bench_presets.py", "bench_dehum_leveler.py", "bench_declick.py",
-           "bench_rates.py"]
+SCRIPTS = ["bench_denoise.py", "bench_filters.py", "bench_dynamics.py", "bench_chain.py",
+           "bench_streaming.py", "bench_memory.py", "bench_render.py", "bench_presets.py",
+           "bench_dehum_leveler.py", "bench_declick.py", "bench_rates.py", "bench_report.py"]
 
 
 def main() -> int:

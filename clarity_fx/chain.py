@@ -12,20 +12,23 @@ One way of feeding a native plugin serves streaming and the whole-buffer call al
 give the same samples whatever the chunk sizes, even from a plugin whose output depends on the
 blocks it is handed (a block-rate LFO, a per-block analysis, pedalboard's MP3 and GSM codecs):
 
-- every call to pedalboard carries exactly one unit of ``buffer_size`` samples (a few blocks
-  when ``buffer_size`` is not more than the channel count, see :meth:`NativeStage._call_unit`),
-  for the whole stream, whatever the chunks the caller passes; chunks are buffered here, which
-  only delays when samples come out, never which samples come out. A JUCE plugin re-prepares,
-  and loses its state, when the block it is given grows between ``reset=False`` calls: one
-  block size for the whole stream also avoids that;
+- the plugin sees blocks of ``buffer_size`` samples for the whole stream, whatever chunks the
+  caller passes; chunks are buffered here, which only delays when samples come out, never which
+  samples come out. A plugin in :data:`CALL_SENSITIVE` (or a board holding one) gets one unit
+  of ``buffer_size`` per call (a few blocks when ``buffer_size`` is not more than the channel
+  count, see :meth:`NativeStage._call_unit`); others get all the whole units at hand in one
+  call, which pedalboard cuts into the same blocks. A JUCE plugin re-prepares, and loses its
+  state, when the block it is given grows between ``reset=False`` calls: one block size for the
+  whole stream also avoids that;
 - the last, partial unit is padded with silence, and the plugin is then drained with units of
   silence until it has returned as many samples as it was given (pedalboard drops a stream's
   tail: issue #244, closed with "pad with silence").
 
-A whole-buffer call runs that same stream. pedalboard's own whole-buffer call instead ends on
-a short block, which a block-size-dependent plugin answers with other samples (1.8e-4 apart
-for tests/vst3's ClarityTestBlock, 0.13 when the chunks also set the block size, as this
-module once let a first chunk do).
+A whole-buffer call runs that same stream. pedalboard's own whole-buffer call is one call that
+ends on a short block, which such a plugin answers with other samples than a stream can give:
+tests/vst3's ClarityTestBlock by 8e-4, pedalboard's GSM codec by 0.35
+(``benchmarks/bench_streaming.py``); pedalboard's Reverb and MP3 codec give the same samples
+either way.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ from .plugin import Plugin, _empty
 
 __all__ = ["Chain", "Mix", "Node", "as_stage", "children_of", "is_native", "is_series", "upstream_of", "walk"]
 
+#: Natives whose output depends on where calls begin and end, not only on the blocks (pedalboard's
+#: GSM codec re-buffers each call, its MP3 codec too; a VST3 may): a stage holding one, at any depth,
+#: is fed one unit per call. Others get all the whole units at hand in one call, which pedalboard
+#: cuts into the same ``buffer_size`` blocks itself: the same samples, without a Python round trip
+#: per block (about 250 us a call for a board of five built-ins: 20 % of its CPU time at 8192).
+CALL_SENSITIVE = (pedalboard.GSMFullRateCompressor, pedalboard.MP3Compressor, pedalboard.ExternalPlugin)
 #: Give up draining a native plugin after this many blocks of silence.
 MAX_DRAIN_BLOCKS = 256
 
@@ -70,6 +79,10 @@ class NativeStage(Plugin):
     -----
     A plugin that refuses mono (many VST3 effects are stereo-only) is fed the
     mono signal on both channels and its two outputs are averaged back to one.
+
+    The plugin sees blocks of exactly ``buffer_size`` samples, so a stream of
+    shorter chunks returns nothing until a block is full; to get samples back
+    from every call, stream with ``buffer_size`` equal to the chunk size.
     """
 
     def __init__(self, plugin: Any) -> None:
@@ -95,6 +108,17 @@ class NativeStage(Plugin):
         self._pending: list[np.ndarray] = []
         self._pending_len = 0
         self._unit = self._call_unit(buffer_size, channels)
+        self._one_call = not self._holds(CALL_SENSITIVE)
+
+    def _holds(self, kinds: tuple[type, ...]) -> bool:
+        """Whether the plugin is, or holds at any depth, one of ``kinds``."""
+
+        def holds(plugin: Any) -> bool:
+            if isinstance(plugin, pedalboard.PluginContainer):  # Pedalboard, pedalboard.Chain/Mix
+                return any(holds(p) for p in plugin)
+            return isinstance(plugin, kinds)
+
+        return holds(self.plugin)
 
     def _call(self, block: np.ndarray, rate: float, buffer_size: int, reset: bool) -> np.ndarray:
         """Process, feeding mono to a stereo-only plugin (a common VST3) as two equal channels."""
@@ -123,13 +147,14 @@ class NativeStage(Plugin):
             return _empty(self._stream["channels"])
         joined = np.concatenate(self._pending, axis=1) if len(self._pending) > 1 else self._pending[0]
         whole = (self._pending_len // unit) * unit
-        # One unit per call, never "all the blocks at hand": where calls begin and end then
-        # depends on buffer_size alone, not on the caller's chunks (pedalboard's GSM codec, and
-        # a VST3 may, re-buffer per call). It costs nothing measurable against one long call.
-        outs = [self._run(joined[:, i : i + unit]) for i in range(0, whole, unit)]
+        if self._one_call:
+            out = self._run(joined[:, :whole])  # pedalboard cuts it into the same blocks
+        else:  # where calls begin and end matters: one unit per call, whatever the chunks
+            outs = [self._run(joined[:, i : i + unit]) for i in range(0, whole, unit)]
+            out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
         rest = joined[:, whole:]
         self._pending, self._pending_len = ([rest], rest.shape[1]) if rest.shape[1] else ([], 0)
-        return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
+        return out
 
     @staticmethod
     def _call_unit(buffer_size: int, channels: int) -> int:

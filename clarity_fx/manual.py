@@ -514,7 +514,7 @@ def chain_items_text() -> str:
         lines.append(_wrap(defs[key]["description"], "      "))
     rule = OBJECT_PARAMETERS[:1].upper() + OBJECT_PARAMETERS[1:]
     lines += ["", "Key chains and other object parameters", "", _wrap(rule, "  "), "",
-              "Overrides (--set SELECTOR.PARAM=VALUE on apply, batch, master, response, presets export)",
+              "Overrides (--set PATH.PARAM=VALUE on apply, batch, master, response, presets export)",
               ""]
     # apply_overrides' docstring says what a selector is; its first line is for programmers.
     # Its numpydoc sections (Raises, ...) are for programmers too.

@@ -215,8 +215,9 @@ def test_upstream_of_is_what_feeds_a_node():
     "make", [lambda: pedalboard.Reverb(), lambda: pedalboard.GSMFullRateCompressor()], ids=["reverb", "gsm"]
 )
 def test_long_chunks_give_the_samples_of_one_block_per_call(make):
-    # A native stage hands pedalboard one buffer_size block per call, however long the chunk:
-    # pedalboard's GSM codec depends on where calls end, not only on the block size.
+    # A native stage hands all the whole blocks of a long chunk to pedalboard in one call; that
+    # must give the samples of one buffer_size block per call. pedalboard's GSM codec does not
+    # (it depends on where calls end), so a stage holding one keeps one block per call.
     size = 1024
     x = noise(2, 0.5)
     plugin = make()

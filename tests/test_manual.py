@@ -68,7 +68,7 @@ def test_overview_lists_the_item_keys_mix_vst3_and_key_chains():
     assert re.search(r"^  mix  \(clarity plugins mix\)$", text, re.M)
     assert re.search(r"^  vst3  \(clarity plugins vst3\)$", text, re.M)
     assert "key chain takes processors, mix and vst3 items and the item keys" in words(text)
-    assert "SELECTOR is an item's index" in text  # the --set rules, from apply_overrides' docstring
+    assert "PATH picks an item: its index" in text  # the --set rules, from apply_overrides' docstring
 
 
 @pytest.mark.parametrize("name", [*processor_types(), "mix", "vst3"])
