@@ -12,52 +12,24 @@ them the test is skipped with the reason, and with ``CLARITY_REQUIRE_BROWSER=1``
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from browser_fixtures import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, require_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 TAKE = ROOT / "examples" / "take.wav"
 PRESETS = ("telephone-band", "hum-removal")
 REPEATS, ABX = 2, 2
-HEADLESS_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-)  # fmt: skip
-
-
-def _browser() -> tuple[str, str]:
-    """Chromium and its driver, or skip (fail with CLARITY_REQUIRE_BROWSER=1) saying what is missing."""
-    missing = []
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("selenium (pip install clarity-fx[browser])")
-    names = ("chromium", "chromium-browser", "google-chrome")
-    binary = next((path for name in names if (path := shutil.which(name))), None)
-    driver = shutil.which("chromedriver")
-    if binary is None:
-        missing.append("chromium (apt-get install chromium)")
-    if driver is None:
-        missing.append("chromedriver (apt-get install chromium-driver)")
-    if missing:
-        reason = "no headless browser: " + ", ".join(missing) + " missing"
-        if os.environ.get("CLARITY_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"CLARITY_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
-    return binary, driver
 
 
 @pytest.fixture
 def chromium(tmp_path):
-    binary, driver_path = _browser()
+    require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -65,13 +37,13 @@ def chromium(tmp_path):
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     options = Options()
-    options.binary_location = binary
-    for flag in (*HEADLESS_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+    options.binary_location = CHROMIUM
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
     options.add_experimental_option(
         "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
     )
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_script_timeout(30)
     try:
         yield driver, downloads
