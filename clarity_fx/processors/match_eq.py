@@ -236,6 +236,11 @@ class _Correction(Plugin):
     def latency_for(self, sample_rate: float) -> int:
         return self.n_taps // 2
 
+    def _start(self, sample_rate: float, channels: int, buffer_size: int) -> None:
+        # Overlap-save costs an FFT of (taps + block) per block: blocks of 4 taps keep 80 % of it
+        # useful, against 20 % at 8192 with 32768 taps. The output does not depend on it.
+        super()._start(sample_rate, channels, max(buffer_size, 4 * self.n_taps))
+
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         x = block
         if self.side_gain != 1.0 and state.channels == 2:
