@@ -12,7 +12,8 @@ Usage: python benchmarks/run_all.py [--quick]
 - bench_presets: before/after numbers of every shipped preset;
 - bench_dehum_leveler: Dehum against the hum-removal preset and ffmpeg notches, Leveler against
   ffmpeg dynaudnorm and loudnorm, on real recordings (alsa-utils, pingus-data) with synthetic damage;
-- bench_declick: Declick and Declip against ffmpeg adeclick and adeclip (alsa-utils, neverball-data).
+- bench_declick: Declick and Declip against ffmpeg adeclick and adeclip (alsa-utils, neverball-data);
+- bench_match: MatchEQ against matchering on real music pairs (neverball-data, pingus-data, fb-music-high).
 
 The soak run and the 10,000-case fuzz run take longer: run benchmarks/soak.py and
 benchmarks/fuzz.py on their own.
@@ -27,7 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_denoise.py", "bench_filters.py", "bench_dynamics.py", "bench_chain.py", "bench_memory.py",
-           "bench_render.py", "bench_presets.py", "bench_dehum_leveler.py", "bench_declick.py"]
+           "bench_render.py", "bench_presets.py", "bench_dehum_leveler.py", "bench_declick.py",
+           "bench_match.py"]
 
 
 def main() -> int:
