@@ -328,6 +328,17 @@ class MatchEQ(Plugin):
     stream until :meth:`flush`. A silent input is passed through with its
     loudness unchanged.
 
+    Measured (``benchmarks/bench_match.py``: six pairs of different real
+    songs, 45 s each, an independent third-octave analysis and pyloudnorm):
+    the loudness lands within 0.011 LU of the reference's in every pair
+    (matchering 2.0.6: 0.13 to 0.88 LU off), and 126 of the 162 third-octave
+    bands from 40 Hz to 16 kHz are within ±1 dB of the reference's
+    (matchering: 40), RMS error 0.6 to 5.5 dB (matchering: 2.1 to 17 dB). The
+    ±1 dB is not reached in every band: where two songs differ by more than
+    the bound (up to 30 dB in the bass) the curve stops at it, and within a
+    third-octave two songs' partials fall in different places, which a curve
+    smoothed over 1/6 octave does not follow (with a ±24 dB bound: 137 of 162).
+
     Bounds: ``|C| ≤ max_correction_db`` (12 dB by default) wherever the two
     spectra differ more, e.g. where one of them has no content at all (an
     input low-passed at 16 kHz cannot be given a reference's air), and
