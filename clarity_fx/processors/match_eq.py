@@ -331,7 +331,7 @@ class MatchEQ(Plugin):
     Measured (``benchmarks/bench_match.py``: six pairs of different real
     songs, 45 s each, an independent third-octave analysis and pyloudnorm):
     the loudness lands within 0.011 LU of the reference's in every pair
-    (matchering 2.0.6: 0.13 to 0.88 LU off), and 126 of the 162 third-octave
+    (matchering 2.0.6: 0.13 to 0.87 LU off), and 126 of the 162 third-octave
     bands from 40 Hz to 16 kHz are within ±1 dB of the reference's
     (matchering: 40), RMS error 0.6 to 5.5 dB (matchering: 2.1 to 17 dB). The
     ±1 dB is not reached in every band: where two songs differ by more than
