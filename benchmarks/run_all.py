@@ -15,6 +15,7 @@ Usage: python benchmarks/run_all.py [--quick]
   ffmpeg dynaudnorm and loudnorm, on real recordings (alsa-utils, pingus-data) with synthetic damage;
 - bench_declick: Declick and Declip against ffmpeg adeclick and adeclip (alsa-utils, neverball-data);
 - bench_rates: the voice presets' sibilance key at 8-48 kHz on real speech, every preset at every rate.
+- bench_match: MatchEQ against matchering on real music pairs (neverball-data, pingus-data, fb-music-high).
 
 The soak run and the 10,000-case fuzz run take longer: run benchmarks/soak.py and
 benchmarks/fuzz.py on their own.
@@ -30,7 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_denoise.py", "bench_filters.py", "bench_dynamics.py", "bench_chain.py",
            "bench_streaming.py", "bench_memory.py", "bench_render.py", "bench_presets.py",
-           "bench_dehum_leveler.py", "bench_declick.py", "bench_rates.py", "bench_report.py"]
+           "bench_dehum_leveler.py", "bench_declick.py", "bench_rates.py", "bench_report.py",
+           "bench_match.py"]
 
 
 def main() -> int:

@@ -527,6 +527,88 @@ def master(
     Console().print(table)
 
 
+@app.command("match")
+def match_command(
+    reference: Annotated[
+        Path, typer.Option("--reference", "-r", help="Reference recording, or a profile saved as .json.")
+    ],
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Audio file(s) to match (none: only analyse the reference).", readable=False),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Output file, or folder for several inputs.")
+    ] = None,
+    save_profile: Annotated[
+        Path | None, typer.Option(help="Save the reference's analysis as JSON, to match an album to it.")
+    ] = None,
+    amount: Annotated[float, typer.Option(help="0 = unchanged, 1 = the full match.")] = 1.0,
+    smoothing_octaves: Annotated[float, typer.Option(help="Spectral smoothing, octaves.")] = 1.0 / 6.0,
+    max_correction_db: Annotated[float, typer.Option(help="Bound of the EQ curve, +-dB.")] = 12.0,
+    loudness: Annotated[bool, typer.Option(help="Match the reference's integrated loudness.")] = True,
+    width: Annotated[bool, typer.Option(help="Match the reference's stereo width (mid/side).")] = False,
+    ceiling_dbtp: Annotated[
+        float, typer.Option(help="True-peak ceiling of the result, dBTP (loudness is kept).")
+    ] = -1.0,
+    no_ceiling: Annotated[
+        bool, typer.Option("--no-ceiling", help="No ceiling: peaks may pass 0 dBFS.")
+    ] = False,
+    bit_depth: BitDepth = None,
+    quality: Quality = None,
+    buffer_size: BufferSize = 8192,
+) -> None:
+    """Match to a reference's spectrum and loudness: clarity match mix.wav -r ref.flac -o out.flac"""
+    from .chain import Chain
+    from .processors.loudness import LoudnessNormalize
+    from .processors.match_eq import MatchEQ, load_reference
+    from .rendering import render
+
+    if not inputs and save_profile is None:
+        raise ClarityError("nothing to do: give an input to match (with -o), or --save-profile to keep "
+                           "the reference's analysis")
+    if inputs and output is None:
+        raise ClarityError("-o is missing: give the output file (or a folder for several inputs)")
+    if save_profile is not None and save_profile.suffix.lower() != ".json":
+        raise ClarityError(f"--save-profile {save_profile}: a profile is saved as .json; "
+                           "use a name ending in .json")
+    pairs = _outputs(list(inputs or []), output) if inputs and output is not None else []
+    resolved = expand_user(reference).resolve()
+    for _, target in pairs:
+        if expand_user(target).resolve() == resolved:
+            raise ClarityError(f"{target} is the reference; write to another path "
+                               "(the reference is never modified)")
+    profile = load_reference(reference)
+    if profile.is_silent:
+        raise ClarityError(f"the reference {reference} is silent; give a recording with sound in it")
+    if save_profile is not None:
+        typer.echo(str(profile.save(save_profile)), err=True)
+    if pairs:
+        note_first_compile()
+    for source, target in pairs:
+        match = MatchEQ(reference=profile, amount=amount, smoothing_octaves=smoothing_octaves,
+                        max_correction_db=max_correction_db, match_loudness=loudness, match_width=width)
+        stages: list[Any] = [match]
+        if not no_ceiling:
+            # Loudness kept at the match, peaks held under the ceiling (LoudnessNormalize re-measures).
+            target_lufs = profile.loudness_lufs if loudness and profile.loudness_lufs is not None else None
+            if target_lufs is not None and -70.0 <= target_lufs <= 0.0:
+                stages.append(LoudnessNormalize(target_lufs=target_lufs, true_peak_dbtp=ceiling_dbtp))
+            else:
+                from .processors.limiter import TruePeakLimiter
+
+                stages.append(TruePeakLimiter(ceiling_dbtp=ceiling_dbtp))
+        result = render(source, target, Chain(stages), bit_depth=bit_depth, quality=quality,
+                        buffer_size=buffer_size)
+        reports = [r for r in result.stages if r.type_name == "MatchEQ"]
+        gain = reports[0].gain_db if reports else None
+        level = "" if gain is None else f"gain {gain:+.1f} dB, "
+        typer.echo(
+            f"{result.output_path}  ({level}{result.frames / result.sample_rate:.1f} s audio in "
+            f"{result.seconds:.1f} s, {speed_text(result.realtime_factor)})",
+            err=True,
+        )
+
+
 @app.command("batch")
 def batch_command(
     preset: Annotated[str, typer.Argument(help="Preset name (see 'clarity presets list') or YAML file.")],

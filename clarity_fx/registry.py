@@ -40,6 +40,7 @@ PROCESSORS: dict[str, tuple[str, str]] = {
     "declip": ("declip", "Declip"),
     "dehum": ("dehum", "Dehum"),
     "leveler": ("leveler", "Leveler"),
+    "match_eq": ("match_eq", "MatchEQ"),
 }
 
 #: The same list by class name: class name -> module under clarity_fx.processors.
