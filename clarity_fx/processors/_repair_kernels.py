@@ -285,6 +285,10 @@ MAX_LEVEL_TRIES = 16
 #: Samples of a window (clicks, spikes) that may lie above its clip level.
 OUTLIERS = 8
 
+#: An outlier lies at least this factor (0.5 dB) above the level: a sample
+#: just above a flat stretch is the crest of an unclipped signal.
+OUTLIER_GAP = 10.0 ** (0.5 / 20.0)
+
 #: A clip level is at least this share (−6 dB) of the stream's robust peak.
 QUIET_RATIO = 0.5
 
@@ -315,8 +319,10 @@ def _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor):
     bulk: only a few outliers may pass it). From the highest down (at most
     :data:`MAX_LEVEL_TRIES` values), a candidate ``v`` is the level if the
     samples within ``[ratio·v, v]``, in runs of at least ``min_run``, number
-    at least ``min_evidence``: a pile-up in the amplitude histogram. Samples
-    above it (a click, a spike) do not count against it.
+    at least ``min_evidence``: a pile-up in the amplitude histogram, with
+    nothing just above it (within :data:`OUTLIER_GAP`: a crest rising past a
+    flat stretch is an unclipped signal). Samples far above it (a click, a
+    spike) do not count against it.
     """
     top = _kth_highest(raw, lo, hi, polarity, OUTLIERS)
     floor = max(floor, ratio * top)
@@ -338,7 +344,8 @@ def _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor):
         if v == prev:
             continue
         prev = v
-        if _band_evidence(raw, lo, hi, polarity, ratio * v, v, min_run) >= min_evidence:
+        if (_band_evidence(raw, lo, hi, polarity, ratio * v, v, min_run) >= min_evidence
+                and _band_evidence(raw, lo, hi, polarity, v / ratio, v * OUTLIER_GAP, 1) == 0):
             return v
         tries += 1
         if tries >= MAX_LEVEL_TRIES:
@@ -368,20 +375,33 @@ def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, memory, flag
     :data:`OUTLIERS`-th highest sample): a quiet passage's quantised crest
     is no clip level, and a few clicks above the level do not move either.
     ``memory`` holds ``[level₊, level₋, peak₊, peak₋]``, updated. Samples at
-    or beyond ``ratio·ℓ`` in runs of at least ``min_run`` are clipped.
-    Returns the number flagged.
+    or beyond ``ratio·ℓ`` in runs of at least ``min_run`` are clipped (bound
+    ``ℓ``); shorter runs at least :data:`OUTLIER_GAP` beyond ``ℓ`` are
+    outliers (a click on clipped audio: nothing genuine passes the clip
+    level), restored unconstrained (bound ``−∞``). In a window clipped in one
+    polarity only, the other's outliers are judged by its level from earlier
+    in the stream, else by the clipped one's. Returns the number flagged.
     """
     flags[:] = False
-    count = 0
-    for polarity in (1.0, -1.0):
-        slot = 0 if polarity > 0 else 1
+    levels = np.zeros(2)
+    for slot in range(2):
+        polarity = 1.0 - 2.0 * slot
         memory[2 + slot] = max(memory[2 + slot], _kth_highest(raw, lo, hi, polarity, OUTLIERS))
         floor = max(ratio * memory[slot], QUIET_RATIO * memory[2 + slot])
-        level = _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor)
-        if level <= 0.0:
-            continue
-        memory[slot] = max(memory[slot], level)
-        near = level * ratio
+        levels[slot] = _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor)
+        memory[slot] = max(memory[slot], levels[slot])
+    if levels[0] <= 0.0 and levels[1] <= 0.0:
+        return 0
+    count = 0
+    for slot in range(2):
+        polarity = 1.0 - 2.0 * slot
+        level = levels[slot]
+        clipped = level > 0.0
+        if not clipped:
+            # the other polarity is clipped here: this one's outliers are judged by its own
+            # level from earlier in the stream, else by the other's (clipping is mostly symmetric)
+            level = memory[slot] if memory[slot] > 0.0 else levels[1 - slot]
+        near = level * ratio if clipped else level * OUTLIER_GAP
         # flag the runs that touch [s, s + span); a run's extent is read from the whole window
         t = s
         while t > lo and polarity * raw[t - 1] >= near:
@@ -391,10 +411,15 @@ def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, memory, flag
                 u = t
                 while u < hi and polarity * raw[u] >= near:
                     u += 1
-                if u - t >= min_run:
-                    for v in range(max(t, s), min(u, s + span)):
+                for v in range(max(t, s), min(u, s + span)):
+                    if clipped and u - t >= min_run:
                         flags[v - s] = True
-                        bound[v - s] = level
+                        bound[v - s] = level  # clipped: at or beyond the level
+                        sign[v - s] = polarity
+                        count += 1
+                    elif u - t < min_run and polarity * raw[v] >= level * OUTLIER_GAP:
+                        flags[v - s] = True
+                        bound[v - s] = -np.inf  # an outlier above the level: missing, unconstrained
                         sign[v - s] = polarity
                         count += 1
                 t = u
