@@ -314,18 +314,15 @@ def _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor):
 
     Candidates are the plateaus: neighbours of the same sign within ``ratio``
     of each other (a click or a smooth crest has none; clipping is made of
-    them), at least ``floor`` and not below the window's
-    :data:`OUTLIERS`-th highest sample (the level is the top of the window's
-    bulk: only a few outliers may pass it). From the highest down (at most
+    them), at least ``floor``. From the highest down (at most
     :data:`MAX_LEVEL_TRIES` values), a candidate ``v`` is the level if the
     samples within ``[ratio·v, v]``, in runs of at least ``min_run``, number
-    at least ``min_evidence``: a pile-up in the amplitude histogram, with
-    nothing just above it (within :data:`OUTLIER_GAP`: a crest rising past a
-    flat stretch is an unclipped signal). Samples far above it (a click, a
-    spike) do not count against it.
+    ``E ≥ min_evidence`` (a pile-up in the amplitude histogram), fewer than
+    ``max(OUTLIERS, E)`` samples lie above it (it is the top of the window's
+    bulk; a few clicks may pass it), and at most ``E/4`` lie just above it,
+    within :data:`OUTLIER_GAP` (a crest rising past a chance flat stretch is
+    an unclipped signal).
     """
-    top = _kth_highest(raw, lo, hi, polarity, OUTLIERS)
-    floor = max(floor, ratio * top)
     cand = np.empty(max(hi - lo - 1, 0))
     n = 0
     for t in range(lo, hi - 1):
@@ -344,9 +341,12 @@ def _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor):
         if v == prev:
             continue
         prev = v
-        if (_band_evidence(raw, lo, hi, polarity, ratio * v, v, min_run) >= min_evidence
-                and _band_evidence(raw, lo, hi, polarity, v / ratio, v * OUTLIER_GAP, 1) == 0):
-            return v
+        evidence = _band_evidence(raw, lo, hi, polarity, ratio * v, v, min_run)
+        if evidence >= min_evidence:
+            above = _band_evidence(raw, lo, hi, polarity, v / ratio, np.inf, 1)
+            just_above = _band_evidence(raw, lo, hi, polarity, v / ratio, v * OUTLIER_GAP, 1)
+            if above < max(OUTLIERS, evidence) and evidence >= 4 * just_above:
+                return v
         tries += 1
         if tries >= MAX_LEVEL_TRIES:
             break
