@@ -74,7 +74,7 @@ class HopRepair(Plugin):
         state.ready = [np.zeros((state.channels, hop + lookahead), dtype=np.float32)]
         state.ready_len = hop + lookahead
         state.flagged = 0
-        state.memory = np.zeros((state.channels, 2))
+        state.memory = np.zeros((state.channels, 4))
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         if "work" not in state:

@@ -277,45 +277,131 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, passes,
     return total
 
 
+#: Most plateau values tried, per polarity and window, from the top down, in
+#: search of the clip level (bounds the cost on quantised audio, whose quiet
+#: passages are full of equal neighbours).
+MAX_LEVEL_TRIES = 16
+
+#: Samples of a window (clicks, spikes) that may lie above its clip level.
+OUTLIERS = 8
+
+#: An outlier lies at least this factor (0.5 dB) above the level: a sample
+#: just above a flat stretch is the crest of an unclipped signal.
+OUTLIER_GAP = 10.0 ** (0.5 / 20.0)
+
+#: A clip level is at least this share (−6 dB) of the stream's robust peak.
+QUIET_RATIO = 0.5
+
+
 @njit
-def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, peaks, flags, bound, sign):
+def _band_evidence(raw, lo, hi, polarity, low, high, min_run):
+    """Samples of ``raw[lo:hi]`` with ``low ≤ polarity·x ≤ high``, counted in runs of at least ``min_run``."""
+    evidence = 0
+    run = 0
+    for t in range(lo, hi + 1):
+        if t < hi and low <= polarity * raw[t] <= high:
+            run += 1
+        else:
+            if run >= min_run:
+                evidence += run
+            run = 0
+    return evidence
+
+
+@njit
+def _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor):
+    """The clip level of ``raw[lo:hi]`` for one polarity, or 0: the highest pile-up, outliers ignored.
+
+    Candidates are the plateaus: neighbours of the same sign within ``ratio``
+    of each other (a click or a smooth crest has none; clipping is made of
+    them), at least ``floor``. From the highest down (at most
+    :data:`MAX_LEVEL_TRIES` values), a candidate ``v`` is the level if the
+    samples within ``[ratio·v, v]``, in runs of at least ``min_run``, number
+    ``E ≥ min_evidence`` (a pile-up in the amplitude histogram), fewer than
+    ``max(OUTLIERS, E)`` samples lie above it (it is the top of the window's
+    bulk; a few clicks may pass it), and at most ``E/4`` lie just above it,
+    within :data:`OUTLIER_GAP` (a crest rising past a chance flat stretch is
+    an unclipped signal).
+    """
+    cand = np.empty(max(hi - lo - 1, 0))
+    n = 0
+    for t in range(lo, hi - 1):
+        a = polarity * raw[t]
+        b = polarity * raw[t + 1]
+        if a > 0.0 and b > 0.0 and min(a, b) >= ratio * max(a, b) and max(a, b) >= floor:
+            cand[n] = max(a, b)
+            n += 1
+    if n == 0:
+        return 0.0
+    cand = np.sort(cand[:n])
+    tries = 0
+    prev = np.inf
+    for i in range(n - 1, -1, -1):
+        v = cand[i]
+        if v == prev:
+            continue
+        prev = v
+        evidence = _band_evidence(raw, lo, hi, polarity, ratio * v, v, min_run)
+        if evidence >= min_evidence:
+            above = _band_evidence(raw, lo, hi, polarity, v / ratio, np.inf, 1)
+            just_above = _band_evidence(raw, lo, hi, polarity, v / ratio, v * OUTLIER_GAP, 1)
+            if above < max(OUTLIERS, evidence) and evidence >= 4 * just_above:
+                return v
+        tries += 1
+        if tries >= MAX_LEVEL_TRIES:
+            break
+    return 0.0
+
+
+@njit
+def _kth_highest(raw, lo, hi, polarity, k):
+    """The ``k``-th highest of ``polarity·raw[lo:hi]`` (0 if the window is shorter)."""
+    if hi - lo < k:
+        return 0.0
+    vals = np.empty(hi - lo)
+    for t in range(lo, hi):
+        vals[t - lo] = polarity * raw[t]
+    return np.partition(vals, hi - lo - k)[hi - lo - k]
+
+
+@njit
+def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, memory, flags, bound, sign):
     """Flag clipped samples of ``raw[s : s + span]``; the levels come from ``raw[lo:hi]``.
 
-    Per polarity: the level is the window's extreme ``ℓ``, if it is within
-    ``ratio`` of the stream's running peak ``peaks`` (a clip level is the
-    loudest the signal gets, not a quiet passage's quantised crest); samples
-    within ``ratio·ℓ`` of it in runs of at least ``min_run`` are clipped, if
-    such runs cover at least ``min_evidence`` samples of the window (a pile-up
-    at the peak, not one flat-topped crest). Returns the number flagged.
+    Per polarity, the level ``ℓ`` is the window's highest pile-up
+    (:func:`_clip_level`), provided it is within ``ratio`` of the highest
+    level found so far in the stream and at least :data:`QUIET_RATIO` of the
+    stream's robust peak (the running maximum of each window's
+    :data:`OUTLIERS`-th highest sample): a quiet passage's quantised crest
+    is no clip level, and a few clicks above the level do not move either.
+    ``memory`` holds ``[level₊, level₋, peak₊, peak₋]``, updated. Samples at
+    or beyond ``ratio·ℓ`` in runs of at least ``min_run`` are clipped (bound
+    ``ℓ``); shorter runs at least :data:`OUTLIER_GAP` beyond ``ℓ`` are
+    outliers (a click on clipped audio: nothing genuine passes the clip
+    level), restored unconstrained (bound ``−∞``). In a window clipped in one
+    polarity only, the other's outliers are judged by its level from earlier
+    in the stream, else by the clipped one's. Returns the number flagged.
     """
-    top = -np.inf
-    bottom = np.inf
-    for t in range(lo, hi):
-        if raw[t] > top:
-            top = raw[t]
-        if raw[t] < bottom:
-            bottom = raw[t]
-    peaks[0] = max(peaks[0], top)
-    peaks[1] = max(peaks[1], -bottom)
     flags[:] = False
+    levels = np.zeros(2)
+    for slot in range(2):
+        polarity = 1.0 - 2.0 * slot
+        memory[2 + slot] = max(memory[2 + slot], _kth_highest(raw, lo, hi, polarity, OUTLIERS))
+        floor = max(ratio * memory[slot], QUIET_RATIO * memory[2 + slot])
+        levels[slot] = _clip_level(raw, lo, hi, polarity, ratio, min_run, min_evidence, floor)
+        memory[slot] = max(memory[slot], levels[slot])
+    if levels[0] <= 0.0 and levels[1] <= 0.0:
+        return 0
     count = 0
-    for polarity in (1.0, -1.0):
-        level = top if polarity > 0 else -bottom
-        if level <= 0.0 or level < ratio * peaks[0 if polarity > 0 else 1]:
-            continue
-        near = level * ratio
-        # evidence over the whole window
-        evidence = 0
-        run = 0
-        for t in range(lo, hi + 1):
-            if t < hi and polarity * raw[t] >= near:
-                run += 1
-            else:
-                if run >= min_run:
-                    evidence += run
-                run = 0
-        if evidence < min_evidence:
-            continue
+    for slot in range(2):
+        polarity = 1.0 - 2.0 * slot
+        level = levels[slot]
+        clipped = level > 0.0
+        if not clipped:
+            # the other polarity is clipped here: this one's outliers are judged by its own
+            # level from earlier in the stream, else by the other's (clipping is mostly symmetric)
+            level = memory[slot] if memory[slot] > 0.0 else levels[1 - slot]
+        near = level * ratio if clipped else level * OUTLIER_GAP
         # flag the runs that touch [s, s + span); a run's extent is read from the whole window
         t = s
         while t > lo and polarity * raw[t - 1] >= near:
@@ -325,10 +411,15 @@ def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, peaks, flags
                 u = t
                 while u < hi and polarity * raw[u] >= near:
                     u += 1
-                if u - t >= min_run:
-                    for v in range(max(t, s), min(u, s + span)):
+                for v in range(max(t, s), min(u, s + span)):
+                    if clipped and u - t >= min_run:
                         flags[v - s] = True
-                        bound[v - s] = level
+                        bound[v - s] = level  # clipped: at or beyond the level
+                        sign[v - s] = polarity
+                        count += 1
+                    elif u - t < min_run and polarity * raw[v] >= level * OUTLIER_GAP:
+                        flags[v - s] = True
+                        bound[v - s] = -np.inf  # an outlier above the level: missing, unconstrained
                         sign[v - s] = polarity
                         count += 1
                 t = u
@@ -343,7 +434,7 @@ def declip_hops(x, raw, s0, hops, hop, reach, window, order, ratio, min_run, min
     """Detect and consistently restore clipped runs in ``hops`` hops of ``x``; returns flag count.
 
     ``raw`` is the untouched input (same indexing as ``x``); ``peaks`` the
-    running positive and negative peaks of the stream, updated. For each hop the
+    stream's memory of :func:`_clip_flags` (levels and robust peaks so far), updated. For each hop the
     clipped samples in ``[s, s + hop + reach)`` are flagged from ``raw``; each
     cluster starting inside the hop is re-estimated by LS AR interpolation held
     to ``sign·x ≥ ℓ``, and the model refitted on the result ``passes`` times.

@@ -23,9 +23,9 @@ PASSES = 3
 #: level, solve the rest again" per cluster.
 MAX_ROUNDS = 8
 
-#: Samples at the peak, in qualifying runs, that a window needs before its
-#: peak counts as a clip level: one flat-topped crest of two equal samples
-#: is not a pile-up.
+#: Samples at a plateau's level, in qualifying runs, that a window needs
+#: before it counts as a clip level: one flat-topped crest of two equal
+#: samples is not a pile-up.
 MIN_EVIDENCE = 3
 
 
@@ -39,11 +39,11 @@ class Declip(HopRepair):
     Parameters
     ----------
     tolerance_db : float, optional
-        How close to the window's peak, in dB, a sample must be to count as
+        How close to the clip level, in dB, a sample must be to count as
         clipped (default 0.001 dB). Raise it for clipping that went through
         a lossy codec.
     min_run_samples : int, optional
-        Shortest run at the peak that counts as clipped (default 2).
+        Shortest run at the clip level that counts as clipped (default 2).
     ar_order : int, optional
         Order ``P`` of the AR model (default 32).
     window_ms : float, optional
@@ -57,14 +57,20 @@ class Declip(HopRepair):
     -----
     Per hop of ``N/2`` samples, on each channel:
 
-    1. Clip level, per polarity: the window's extreme ``ℓ₊ = max x`` (or
-       ``ℓ₋ = −min x``), if it is within the tolerance of the stream's
-       running peak so far (a quiet passage's crest is no clip level).
-       Samples with ``±x ≥ ℓ·10^{−tol/20}`` in runs of at least
-       ``min_run_samples`` are clipped, provided such runs hold at least 3
-       samples in the window (the histogram of ``|x|`` piles up at
-       its maximum; a lone smooth crest does not). Nothing else is touched:
-       unclipped audio passes bit-identical.
+    1. Clip level, per polarity, from the window's amplitude histogram: the
+       highest plateau value ``ℓ`` (neighbours of one sign within the
+       tolerance of each other) whose band ``[ℓ·10^{−tol/20}, ℓ]`` holds at
+       least 3 samples in runs of at least ``min_run_samples`` (a pile-up; a
+       lone smooth crest does not make one), with fewer samples above it than
+       at it (so isolated clicks or spikes above the level, even at the very
+       start, do not hide it), hardly any just above it (within 0.5 dB: an
+       unclipped crest rising past a chance flat stretch), not below the
+       highest level found so far, nor 6 dB under the stream's robust peak
+       (a quiet passage's quantised crest is no clip level). Samples at or
+       beyond the level in such runs are clipped; in a clipped window,
+       shorter runs 0.5 dB or more beyond it are outliers (nothing genuine
+       passes a clip level) and are re-estimated without the constraint.
+       Nothing else is touched: unclipped audio passes bit-identical.
     2. Fit an order-``P`` AR model (prediction-error filter ``a``, ``c_k``
        the autocorrelation of ``a``) on the Hann-windowed window.
     3. Each cluster of clipped samples ``u`` (runs closer than ``P``
