@@ -37,6 +37,7 @@ import os
 import stat
 import struct
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -394,29 +395,39 @@ def open_audio(path: str | os.PathLike[str], *, what: str = "audio") -> AudioInf
     return info
 
 
+#: Held while file descriptor 2 points at /dev/null (see :func:`_decoder_chatter_silenced`).
+_FD2_LOCK = threading.Lock()
+
+
 @contextmanager
 def _decoder_chatter_silenced() -> Iterator[None]:
     """Keep libsndfile's decoders (mpg123's "Note: Trying to resync...") off the user's stderr.
 
     They write to file descriptor 2 directly, so the one-line error would become four. Only the
     open is covered: it is short, and the refusal, if any, is said by clarity itself.
+
+    File descriptor 2 belongs to the whole process, so threads that open files at once (the
+    report loads its tracks in threads) take turns: without the lock, a second thread would save
+    the first one's ``/dev/null`` as "the" stderr and restore it, and every later message of the
+    process would be lost.
     """
     import sys
 
-    try:
-        saved = os.dup(2)
-        quiet = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        yield
-        return
-    sys.stderr.flush()
-    os.dup2(quiet, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(quiet)
+    with _FD2_LOCK:
+        try:
+            saved = os.dup(2)
+            quiet = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            yield
+            return
+        sys.stderr.flush()
+        os.dup2(quiet, 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(quiet)
 
 
 class _LibsndfileRefused(Exception):

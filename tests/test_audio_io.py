@@ -547,3 +547,26 @@ def test_a_lossy_output_of_a_lossy_source_takes_its_bitrate_from_the_source(tmp_
     cfx.render(memo, out, pedalboard.Gain(gain_db=-1.0))
     kbps = out.stat().st_size * 8 / 4 / 1000
     assert 115 <= kbps <= 145, kbps
+
+
+def test_files_opened_in_threads_leave_stderr_working(tmp_path):
+    """Opening files in many threads at once must not leave file descriptor 2 on /dev/null.
+
+    The decoders' chatter is silenced by pointing fd 2 at /dev/null for the open; two threads
+    doing that at once once restored the wrong descriptor, and `clarity report` (which loads its
+    tracks in threads) then printed nothing more. A real child process, real threads, real files.
+    """
+    path = tmp_path / "a.wav"
+    sf.write(path, noise(1, 0.1).T, SR)
+    script = textwrap.dedent(f"""
+        import sys
+        from concurrent.futures import ThreadPoolExecutor
+        from clarity_fx.audio_io import open_audio
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: open_audio({str(path)!r}), range(400)))
+        print("still heard", file=sys.stderr)
+    """)
+    for _ in range(3):
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "still heard" in result.stderr
