@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import skip_or_fail
 
 CHROMIUM = os.environ.get("CLARITY_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CLARITY_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -49,12 +50,7 @@ def missing_browser() -> str | None:
 
 def require_browser() -> None:
     """Skip the calling test, or fail it when CLARITY_REQUIRE_BROWSER=1, without a browser."""
-    reason = missing_browser()
-    if reason is None:
-        return
-    if os.environ.get("CLARITY_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"CLARITY_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(f"headless Chromium unavailable: {reason}")
+    skip_or_fail(missing_browser(), "CLARITY_REQUIRE_BROWSER", "headless Chromium")
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from needs import skip_or_fail
 
 HERE = Path(__file__).resolve().parent / "vst3"
 BUILD_SCRIPT = HERE / "build.sh"
@@ -54,12 +55,7 @@ def missing_toolchain() -> str | None:
 
 def require_toolchain() -> None:
     """Skip the calling test, or fail it when CLARITY_REQUIRE_VST3=1, if no toolchain."""
-    reason = missing_toolchain()
-    if reason is None:
-        return
-    if os.environ.get("CLARITY_REQUIRE_VST3") == "1":
-        pytest.fail(f"CLARITY_REQUIRE_VST3=1 but {reason}", pytrace=False)
-    pytest.skip(f"VST3 test plugins unavailable: {reason}")
+    skip_or_fail(missing_toolchain(), "CLARITY_REQUIRE_VST3", "VST3 test plugins")
 
 
 @pytest.fixture(scope="session")
