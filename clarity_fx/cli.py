@@ -544,7 +544,9 @@ def match_command(
     ] = None,
     amount: Annotated[float, typer.Option(help="0 = unchanged, 1 = the full match.")] = 1.0,
     smoothing_octaves: Annotated[float, typer.Option(help="Spectral smoothing, octaves.")] = 1.0 / 6.0,
-    max_correction_db: Annotated[float, typer.Option(help="Bound of the EQ curve, +-dB.")] = 12.0,
+    max_gain_db: Annotated[
+        float, typer.Option(help="Safety bound of the EQ curve, +-dB (bands that differ more stop there).")
+    ] = 30.0,
     loudness: Annotated[bool, typer.Option(help="Match the reference's integrated loudness.")] = True,
     width: Annotated[bool, typer.Option(help="Match the reference's stereo width (mid/side).")] = False,
     ceiling_dbtp: Annotated[
@@ -586,7 +588,7 @@ def match_command(
         note_first_compile()
     for source, target in pairs:
         match = MatchEQ(reference=profile, amount=amount, smoothing_octaves=smoothing_octaves,
-                        max_correction_db=max_correction_db, match_loudness=loudness, match_width=width)
+                        max_gain_db=max_gain_db, match_loudness=loudness, match_width=width)
         stages: list[Any] = [match]
         if not no_ceiling:
             # Loudness kept at the match, peaks held under the ceiling (LoudnessNormalize re-measures).
