@@ -35,6 +35,12 @@ __all__ = ["MatchEQ", "MatchProfile", "design_correction", "load_reference"]
 
 #: Passes of the third-octave refinement (each corrects the bands' remaining error).
 REFINEMENTS = 8
+#: Passes through the ceiling limiter the fit may take (render allows 6 in all: 2 come first).
+LIMITED_PASSES = 4
+#: Through the limiter, stop once the loudness is this close to its target (LU) ...
+LIMITED_TOLERANCE_LU = 0.02
+#: ... and the third-octave errors this close to one another (dB, peak to peak).
+LIMITED_TOLERANCE_DB = 0.3
 #: Bound of the width match's side gain, ±dB (or max_gain_db when lower).
 SIDE_GAIN_LIMIT_DB = 12.0
 #: Smoothed densities are floored this far below their maximum before dB (silent bands).
@@ -209,52 +215,76 @@ def design_correction(
     in the design wherever the bound is not reached. ``C₀`` keeps the 1/6-octave
     shape inside each band; the refinement sets each band's level.
     """
-    first = max(reference.first_band, source.first_band)
-    last = min(reference.first_band + reference.mid.size, source.first_band + source.mid.size) - 1
-    count = last - first + 1
-    if count < 2:
-        raise ParameterError("the reference and the input share no frequency range; check their sample rates")
-    r0, s0 = first - reference.first_band, first - source.first_band
-    ref = reference.power[r0 : r0 + count]
-    src = source.mid[s0 : s0 + count] + side_gain**2 * source.side[s0 : s0 + count]
-    freqs = band_centres(first, count)
-    widths = np.diff(band_edges(first, count))
-    top = min(high_hz, NYQUIST_MARGIN * min(reference.sample_rate, source.sample_rate, sample_rate) / 2.0)
-    active = (freqs >= low_hz) & (freqs <= top)
-    if not active.any():
-        return freqs, np.zeros(count)
-    weight = _k_power(freqs, sample_rate) * widths * active
-    fade = 0.5 * (1.0 + np.cos(np.pi * np.clip(np.log2(low_hz / freqs), 0.0, 1.0)))
-    low_edge, high_edge = int(np.argmax(active)), int(len(active) - 1 - np.argmax(active[::-1]))
+    model = _CurveModel(reference, source, sample_rate, max_gain_db, low_hz, high_hz, side_gain)
+    if model.empty:
+        return model.freqs, np.zeros(model.freqs.size)
+    curve = model.initial(smoothing_octaves)
+    for _ in range(refinements if model.centres.size else 0):
+        curve = model.step(curve, model.src * 10.0 ** (curve / 10.0))
+    return model.freqs, curve
 
-    def floored(x: np.ndarray) -> np.ndarray:
+
+class _CurveModel:
+    """The two spectra on a common band grid, and the steps of :func:`design_correction`."""
+
+    def __init__(self, reference: MatchProfile, source: MatchProfile, sample_rate: float, max_gain_db: float,
+                 low_hz: float, high_hz: float, side_gain: float) -> None:
+        first = max(reference.first_band, source.first_band)
+        last = min(reference.first_band + reference.mid.size, source.first_band + source.mid.size) - 1
+        count = last - first + 1
+        if count < 2:
+            raise ParameterError("the reference and the input share no frequency range; "
+                                 "check their sample rates")
+        r0, s0 = first - reference.first_band, first - source.first_band
+        self.first, self.bound = first, float(max_gain_db)
+        self.ref = reference.power[r0 : r0 + count]
+        self.src = source.mid[s0 : s0 + count] + side_gain**2 * source.side[s0 : s0 + count]
+        self.freqs = freqs = band_centres(first, count)
+        top = min(high_hz, NYQUIST_MARGIN * min(reference.sample_rate, source.sample_rate, sample_rate) / 2.0)
+        self.active = active = (freqs >= low_hz) & (freqs <= top)
+        self.empty = not active.any()
+        if self.empty:
+            return
+        self.weight = _k_power(freqs, sample_rate) * np.diff(band_edges(first, count)) * active
+        self.fade = 0.5 * (1.0 + np.cos(np.pi * np.clip(np.log2(low_hz / freqs), 0.0, 1.0)))
+        self.low_edge = int(np.argmax(active))
+        self.high_edge = int(len(active) - 1 - np.argmax(active[::-1]))
+        self.floor = float(np.max(self.ref, initial=0.0)) * 10.0 ** (-DYNAMIC_RANGE_DB / 10.0) + 1e-300
+        self.centres = third_octave_centres(max(low_hz, float(freqs[0])), top)
+        self.lows, self.highs = self.centres * 10.0**-0.05, self.centres * 10.0**0.05
+        self.wanted = np.maximum(band_power(first, self.ref, self.lows, self.highs), self.floor)
+
+    def floored(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, float(np.max(x, initial=0.0)) * 10.0 ** (-DYNAMIC_RANGE_DB / 10.0) + 1e-300)
 
-    def offset(out: np.ndarray) -> float:
-        return 10.0 * math.log10(float(np.sum(weight * ref)) / max(float(np.sum(weight * out)), 1e-300))
+    def offset(self, out: np.ndarray) -> float:
+        """``O(P)``: the K-weighted level of the reference over ``out``, dB."""
+        return 10.0 * math.log10(float(np.sum(self.weight * self.ref))
+                                 / max(float(np.sum(self.weight * out)), 1e-300))
 
-    def bounded(values: np.ndarray) -> np.ndarray:
-        inner = np.where(active, np.clip(values, -max_gain_db, max_gain_db), 0.0)
-        # Outside the range: fade to 0 dB below it, hold the last value above it.
-        inner[:low_edge] = inner[low_edge] * fade[:low_edge]
-        inner[high_edge + 1 :] = inner[high_edge]
+    def bounded(self, values: np.ndarray) -> np.ndarray:
+        """Clip to ±B in the range; fade to 0 dB below it, hold the last value above it."""
+        inner = np.where(self.active, np.clip(values, -self.bound, self.bound), 0.0)
+        inner[: self.low_edge] = inner[self.low_edge] * self.fade[: self.low_edge]
+        inner[self.high_edge + 1 :] = inner[self.high_edge]
         return inner
 
-    target = floored(smooth_octaves(first, ref, smoothing_octaves))
-    smoothed = floored(smooth_octaves(first, src, smoothing_octaves))
-    curve = bounded(10.0 * np.log10(target / smoothed) - offset(src))
-    centres = third_octave_centres(max(low_hz, float(freqs[0])), top)
-    if centres.size == 0:
-        return freqs, curve
-    lows, highs = centres * 10.0**-0.05, centres * 10.0**0.05
-    floor = float(np.max(ref, initial=0.0)) * 10.0 ** (-DYNAMIC_RANGE_DB / 10.0) + 1e-300
-    wanted = np.maximum(band_power(first, ref, lows, highs), floor)
-    log_centres, log_freqs = np.log2(centres), np.log2(freqs)
-    for _ in range(refinements):
-        out = src * 10.0 ** (curve / 10.0)
-        error = 10.0 * np.log10(wanted / np.maximum(band_power(first, out, lows, highs), floor))
-        curve = bounded(curve + np.interp(log_freqs, log_centres, error) - offset(out))
-    return freqs, curve
+    def initial(self, smoothing_octaves: float) -> np.ndarray:
+        """``C₀``: the ratio of the smoothed spectra, loudness-neutral and bounded."""
+        target = self.floored(smooth_octaves(self.first, self.ref, smoothing_octaves))
+        smoothed = self.floored(smooth_octaves(self.first, self.src, smoothing_octaves))
+        return self.bounded(10.0 * np.log10(target / smoothed) - self.offset(self.src))
+
+    def band_error(self, out: np.ndarray, first: int | None = None) -> np.ndarray:
+        """``E(f_n)``: the reference's power over ``out``'s in each third-octave band, dB."""
+        got = band_power(self.first if first is None else first, out, self.lows, self.highs)
+        return 10.0 * np.log10(self.wanted / np.maximum(got, self.floor))
+
+    def step(self, curve: np.ndarray, out: np.ndarray, error: np.ndarray | None = None) -> np.ndarray:
+        """One refinement: ``C + 𝓘[E] − O``, with ``E`` measured on ``out`` unless given."""
+        error = self.band_error(out) if error is None else error
+        spread = np.interp(np.log2(self.freqs), np.log2(self.centres), error)
+        return self.bounded(curve + spread - self.offset(out))
 
 
 # --------------------------------------------------------------------------- the processing stage
@@ -424,6 +454,8 @@ class MatchEQ(Plugin):
                    help="Lowest matched frequency; the curve fades to 0 dB an octave below.")
     high_hz = Param(20000.0, unit="Hz", minimum=1000.0, maximum=100000.0,
                     help="Highest matched frequency; the curve holds above it.")
+    ceiling_dbtp = Param(None, unit="dBTP", minimum=-20.0, maximum=0.0, nullable=True,
+                         help="True-peak ceiling: a limiter after the EQ, which is refined through it.")
     n_taps = Param(None, kind=int, minimum=256, maximum=1 << 18, nullable=True,
                    help="FIR length (default 2^ceil(log2(0.68 fs)): 32768 at 44.1/48 kHz).")
 
@@ -458,7 +490,10 @@ class MatchEQ(Plugin):
         return 1 << math.ceil(math.log2(TAPS_PER_HZ * sample_rate))
 
     def latency_for(self, sample_rate: float) -> int:
-        return self.taps_for(sample_rate) // 2
+        latency = self.taps_for(sample_rate) // 2
+        if self.ceiling_dbtp is not None and self.amount > 0.0:
+            latency += self._limiter().latency_for(sample_rate)
+        return latency
 
     def reference_profile(self) -> MatchProfile:
         """The reference's :class:`MatchProfile` (an audio reference is analysed on first use)."""
@@ -478,14 +513,21 @@ class MatchEQ(Plugin):
 
     # ------------------------------------------------------------------ fitting
     def fit(self, blocks: Iterable[np.ndarray], sample_rate: float) -> bool:
-        """Pre-pass: analyse the input (first pass), then measure its loudness after the curve.
+        """Pre-pass: analyse the input, measure its loudness after the curve, then (with a ceiling) refine.
+
+        The first pass analyses the input and designs the curve; the second
+        measures the loudness after it (loudness matching). With
+        ``ceiling_dbtp``, up to ``LIMITED_PASSES`` more passes measure the
+        limited output's loudness and third-octave spectrum and correct the
+        gain and (at ``amount=1``) the curve.
 
         Returns
         -------
         bool
-            True when the second pass is wanted (loudness matching).
+            True when another pass is wanted.
         """
-        if self._fitted is None or self._fitted.get("done"):
+        fitted = self._fitted
+        if fitted is None or fitted.get("done"):
             from .match_profile import LongTermAnalysis
 
             analysis = None
@@ -498,9 +540,10 @@ class MatchEQ(Plugin):
                 return False
             self._fitted = self._design(analysis.profile(), sample_rate, analysis.channels)
             return not self._fitted["done"]
+        if fitted["phase"] == "limited":
+            return self._fit_limited(fitted, blocks, sample_rate)
         from ..meters import LoudnessMeter
 
-        fitted = self._fitted
         meter = None
         for block in self._stage(fitted, with_gain=False).stream(blocks, sample_rate):
             if meter is None:
@@ -509,8 +552,52 @@ class MatchEQ(Plugin):
         measured = None if meter is None else meter.result().integrated_lufs
         if measured is not None and fitted["reference_lufs"] is not None:
             fitted["gain_db"] = self.amount * (fitted["reference_lufs"] - measured)
-        fitted["done"] = True
-        return False
+            fitted["target_lufs"] = measured + fitted["gain_db"]
+        if self.ceiling_dbtp is None:
+            fitted["done"] = True
+            return False
+        fitted["phase"] = "limited"
+        return True
+
+    def _fit_limited(self, fitted: dict[str, Any], blocks: Iterable[np.ndarray], sample_rate: float) -> bool:
+        """One pass through the limiter: correct the gain (secant) and the curve by what it changed."""
+        from .match_profile import LongTermAnalysis
+
+        analysis = None
+        for block in self._stage(fitted).stream(blocks, sample_rate):
+            if analysis is None:
+                analysis = LongTermAnalysis(sample_rate, block.shape[0])
+            analysis.add(block)
+        if analysis is None:
+            fitted["done"] = True
+            return False
+        out = analysis.profile()
+        settled = True
+        target, measured = fitted.get("target_lufs"), out.loudness_lufs
+        history = fitted.setdefault("history", [])
+        if target is not None and measured is not None:
+            history.append((fitted["gain_db"], measured))
+            miss = target - measured
+            if abs(miss) > LIMITED_TOLERANCE_LU:
+                settled = False
+                slope = 1.0
+                if len(history) >= 2 and history[-1][0] != history[-2][0]:
+                    # The limiter can only flatten loudness against gain: 0 < slope <= 1.
+                    slope = (history[-1][1] - history[-2][1]) / (history[-1][0] - history[-2][0])
+                    slope = float(np.clip(slope, 0.1, 1.0))
+                fitted["gain_db"] += miss / slope
+        model = fitted.get("model")
+        if model is not None:
+            k0 = model.first - out.first_band
+            power = out.power[k0 : k0 + model.freqs.size]
+            if power.size == model.freqs.size:
+                error = model.band_error(power)
+                if np.ptp(error) > LIMITED_TOLERANCE_DB:
+                    settled = False
+                    fitted["curve_db"] = model.step(fitted["curve_db"], power, error)
+        fitted["passes"] = fitted.get("passes", 0) + 1
+        fitted["done"] = settled or fitted["passes"] >= LIMITED_PASSES
+        return not fitted["done"]
 
     def _identity_design(self, source: MatchProfile | None, sample_rate: float) -> dict[str, Any]:
         return {"freqs_hz": np.zeros(0), "curve_db": np.zeros(0), "side_gain": 1.0, "gain_db": 0.0,
@@ -535,17 +622,38 @@ class MatchEQ(Plugin):
         )
         wants_loudness = (self.match_loudness and reference.loudness_lufs is not None
                           and source.loudness_lufs is not None)
+        limited = self.ceiling_dbtp is not None
+        model = None
+        if limited and a == 1.0 and curve.size:
+            # The limiter's own change to the spectrum is measured and corrected at the full match.
+            model = _CurveModel(reference, source, sample_rate, bound, self.low_hz, self.high_hz, side_gain)
         return {"freqs_hz": freqs, "curve_db": a * curve, "side_gain": side_gain, "gain_db": 0.0,
                 "input_lufs": source.loudness_lufs,
                 "reference_lufs": reference.loudness_lufs if wants_loudness else None,
-                "taps": self.taps_for(sample_rate), "done": not wants_loudness}
+                "taps": self.taps_for(sample_rate), "model": None if model is None or model.empty else model,
+                "phase": "loudness" if wants_loudness else "limited",
+                "done": not wants_loudness and not limited}
 
     def _unfit(self) -> None:
         self._fitted = None
 
     # ------------------------------------------------------------------ processing
-    def _stage(self, fitted: dict[str, Any] | None, with_gain: bool = True) -> _Correction:
-        """The stage that applies ``fitted`` (a plain delay when there is nothing to apply)."""
+    def _stage(self, fitted: dict[str, Any] | None, with_gain: bool = True) -> Plugin:
+        """The stage that applies ``fitted``: the correction, then the ceiling limiter if there is one."""
+        stage = self._correction_stage(fitted, with_gain)
+        if fitted is None or not with_gain or self.ceiling_dbtp is None or "phase" not in fitted:
+            return stage
+        from ..chain import Chain
+
+        return Chain([stage, self._limiter()])
+
+    def _limiter(self) -> Plugin:
+        from .limiter import TruePeakLimiter
+
+        return TruePeakLimiter(ceiling_dbtp=self.ceiling_dbtp)
+
+    def _correction_stage(self, fitted: dict[str, Any] | None, with_gain: bool) -> _Correction:
+        """Side gain and FIR for ``fitted`` (a plain delay when there is nothing to apply)."""
         if fitted is None:  # amount 0: the input, delayed by the latency the base class removes
             return _Correction(1.0, None, self.taps_for(self._stream["rate"]))
         taps = fitted["taps"]
