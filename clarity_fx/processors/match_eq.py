@@ -275,9 +275,9 @@ class _CurveModel:
         smoothed = self.floored(smooth_octaves(self.first, self.src, smoothing_octaves))
         return self.bounded(10.0 * np.log10(target / smoothed) - self.offset(self.src))
 
-    def band_error(self, out: np.ndarray, first: int | None = None) -> np.ndarray:
+    def band_error(self, out: np.ndarray) -> np.ndarray:
         """``E(f_n)``: the reference's power over ``out``'s in each third-octave band, dB."""
-        got = band_power(self.first if first is None else first, out, self.lows, self.highs)
+        got = band_power(self.first, out, self.lows, self.highs)
         return 10.0 * np.log10(self.wanted / np.maximum(got, self.floor))
 
     def step(self, curve: np.ndarray, out: np.ndarray, error: np.ndarray | None = None) -> np.ndarray:
@@ -433,7 +433,7 @@ class MatchEQ(Plugin):
     bench's referee use the same 65536-point frames; a second referee (131072
     points, 75 % overlap, which weights the recording's start, end and
     time differently) finds 151 of 162: every miss is on that 0.84 dB pair,
-    where the two estimates of the same band differ by up to 1.1 dB. The
+    where the two estimates of the same band differ by up to 1.2 dB. The
     earlier design (1/6-octave ratio only, ±12 dB, 1.35 Hz bins, 1/48-octave
     bands) reached 126 of 162.
 
@@ -441,8 +441,8 @@ class MatchEQ(Plugin):
     loudness, and where the two recordings' gated loudness and long-term
     power differ differently (one has quiet passages the gate drops), every
     band lands the same few tenths of a dB off the reference (0.8 dB on one
-    bench pair). No static EQ and gain can remove it; the third-octave
-    match is exact up to it.
+    bench pair). No static EQ and gain can remove it; in the design the
+    third-octave match is exact up to it.
 
     Bounds: ``|C| ≤ max_gain_db`` (30 dB by default) wherever the two spectra
     differ more, e.g. where one of them has no content at all (an input
