@@ -544,7 +544,9 @@ def match_command(
     ] = None,
     amount: Annotated[float, typer.Option(help="0 = unchanged, 1 = the full match.")] = 1.0,
     smoothing_octaves: Annotated[float, typer.Option(help="Spectral smoothing, octaves.")] = 1.0 / 6.0,
-    max_correction_db: Annotated[float, typer.Option(help="Bound of the EQ curve, +-dB.")] = 12.0,
+    max_gain_db: Annotated[
+        float, typer.Option(help="Safety bound of the EQ curve, +-dB (bands that differ more stop there).")
+    ] = 30.0,
     loudness: Annotated[bool, typer.Option(help="Match the reference's integrated loudness.")] = True,
     width: Annotated[bool, typer.Option(help="Match the reference's stereo width (mid/side).")] = False,
     ceiling_dbtp: Annotated[
@@ -559,7 +561,6 @@ def match_command(
 ) -> None:
     """Match to a reference's spectrum and loudness: clarity match mix.wav -r ref.flac -o out.flac"""
     from .chain import Chain
-    from .processors.loudness import LoudnessNormalize
     from .processors.match_eq import MatchEQ, load_reference
     from .rendering import render
 
@@ -585,19 +586,12 @@ def match_command(
     if pairs:
         note_first_compile()
     for source, target in pairs:
+        # The ceiling's limiter is inside MatchEQ, which refines its gain and curve through it, so
+        # the limited result keeps the reference's loudness and third-octave spectrum.
         match = MatchEQ(reference=profile, amount=amount, smoothing_octaves=smoothing_octaves,
-                        max_correction_db=max_correction_db, match_loudness=loudness, match_width=width)
-        stages: list[Any] = [match]
-        if not no_ceiling:
-            # Loudness kept at the match, peaks held under the ceiling (LoudnessNormalize re-measures).
-            target_lufs = profile.loudness_lufs if loudness and profile.loudness_lufs is not None else None
-            if target_lufs is not None and -70.0 <= target_lufs <= 0.0:
-                stages.append(LoudnessNormalize(target_lufs=target_lufs, true_peak_dbtp=ceiling_dbtp))
-            else:
-                from .processors.limiter import TruePeakLimiter
-
-                stages.append(TruePeakLimiter(ceiling_dbtp=ceiling_dbtp))
-        result = render(source, target, Chain(stages), bit_depth=bit_depth, quality=quality,
+                        max_gain_db=max_gain_db, match_loudness=loudness, match_width=width,
+                        ceiling_dbtp=None if no_ceiling else ceiling_dbtp)
+        result = render(source, target, Chain([match]), bit_depth=bit_depth, quality=quality,
                         buffer_size=buffer_size)
         reports = [r for r in result.stages if r.type_name == "MatchEQ"]
         gain = reports[0].gain_db if reports else None

@@ -70,6 +70,61 @@ def test_spectrum_after_matching_is_within_1_db_of_the_reference(pair, matched):
     assert np.abs(after).max() < 1.0, np.round(after, 2)
 
 
+def tonal(partials: list[tuple[float, float]], peaks: list[tuple[float, float, float]],
+          seed: int) -> np.ndarray:
+    """Shaped noise plus steady partials ``(Hz, amplitude)``, the same in both channels."""
+    t = np.arange(SECONDS * SR) / SR
+    tones = sum(a * np.sin(2 * np.pi * f * t + i) for i, (f, a) in enumerate(partials))
+    return shaped_noise(peaks, seed) + tones
+
+
+def test_third_octave_bands_match_within_1_db_past_the_old_bound_and_beside_band_edges():
+    # The reference has 25 dB more bass than the input (past the old +-12 dB bound) and partials in
+    # other places; the input has strong partials 1.3-2.2 Hz inside third-octave band edges (44.7,
+    # 447, 562 Hz; the 40 Hz band is 9 Hz wide). 1/6-octave smoothing alone leaves dBs in such bands.
+    reference = tonal([(41.0, 0.05), (440.0, 0.03), (3000.0, 0.01)], [(50, 25, 1.5), (6000, 6, 1.0)], 3)
+    source = tonal([(42.5, 0.02), (448.2, 0.05), (561.0, 0.04), (1200.0, 0.02)], [(8000, -6, 0.7)], 4)
+    ref_bands = third_octave_db(reference)
+    before = third_octave_db(source) - ref_bands
+    assert np.ptp(before) > 20.0
+    out = cfx.MatchEQ(reference=analyse_audio(reference, SR))(source.astype(np.float32), SR)
+    after = third_octave_db(out) - ref_bands
+    assert np.abs(after).max() < 1.0, np.round(after, 2)
+    assert abs(loudness(out) - loudness(reference)) < 0.1
+
+
+def test_under_a_ceiling_the_limited_output_keeps_the_bands_and_the_loudness(tmp_path):
+    # A loud, dense reference and an input with sharp 1 ms hits: reaching the reference's loudness
+    # takes them far over -1 dBTP, so the limiter works hard and changes the spectrum (by 2.7 dB in
+    # a band, uncorrected). The fit corrects gain and curve through it.
+    from reference_peak import reference_dbtp
+
+    reference = shaped_noise([(100, 8, 1.0), (3000, -4, 1.0)], seed=5) * 2.0
+    burst = np.random.default_rng(1).standard_normal(SR // 4) * (np.arange(SR // 4) < 48)  # 1 ms
+    hits = np.tile(burst, 4 * SECONDS) * 0.5  # 4 a second, 1 % of the energy, 30 dB above the rest
+    source = (shaped_noise([(1000, 5, 1.0)], seed=7) * 0.5 + hits).astype(np.float32)
+    reference, source = reference[:, : 3 * SR], source[:, : 3 * SR]  # 3 s: six passes to fit
+    profile = analyse_audio(reference, SR)
+    ref_bands = third_octave_db(reference)
+    plain = cfx.MatchEQ(reference=profile)(source, SR)
+    assert reference_dbtp(plain) > 10.0
+    limited_after = cfx.Chain([cfx.MatchEQ(reference=profile),
+                               cfx.LoudnessNormalize(target_lufs=profile.loudness_lufs, true_peak_dbtp=-1.0)])
+    assert np.abs(third_octave_db(limited_after(source, SR)) - ref_bands).max() > 1.0
+    match = cfx.MatchEQ(reference=profile, ceiling_dbtp=-1.0)
+    out = match(source, SR)
+    assert reference_dbtp(out) <= -0.95
+    assert abs(loudness(out) - loudness(reference)) < 0.1
+    error = third_octave_db(out) - ref_bands
+    assert np.abs(error).max() < 1.0, np.round(error, 2)
+    # Streamed through render (six pre-passes at most) it is the same.
+    sf.write(tmp_path / "in.wav", source.T, SR, subtype="FLOAT")
+    cfx.render(tmp_path / "in.wav", tmp_path / "out.wav", cfx.MatchEQ(reference=profile, ceiling_dbtp=-1.0),
+               block_seconds=0.7)
+    streamed, _ = sf.read(tmp_path / "out.wav", dtype="float32")
+    np.testing.assert_allclose(streamed.T, out, atol=1e-5)
+
+
 def test_loudness_after_matching_is_the_references(pair, matched):
     reference, source = pair
     assert abs(loudness(source) - loudness(reference)) > 5.0
@@ -106,7 +161,7 @@ def test_correction_is_bounded(pair):
     reference, source = pair
     boosted = shaped_noise([(2000, 30, 2.0)], seed=1)  # 30 dB more around 2 kHz than the input
     flat = shaped_noise([], seed=2)
-    match = cfx.MatchEQ(reference=analyse_audio(boosted, SR), match_loudness=False, max_correction_db=9.0)
+    match = cfx.MatchEQ(reference=analyse_audio(boosted, SR), match_loudness=False, max_gain_db=9.0)
     out = match(flat.astype(np.float32), SR)
     change = third_octave_db(out) - third_octave_db(flat)
     assert change.max() == pytest.approx(9.0, abs=0.6)
@@ -152,6 +207,15 @@ def test_profile_round_trip_and_reuse(tmp_path, pair):
     (tmp_path / "album.yaml").write_text(preset)
     chain = cfx.load_preset(tmp_path / "album.yaml")
     np.testing.assert_allclose(chain(short, SR), from_audio, atol=1e-4)
+
+
+def test_a_version_1_profile_is_refused_in_one_line(tmp_path, pair):
+    data = analyse_audio(pair[0][:, :SR], SR).to_dict()
+    data.update(version=1, bands_per_octave=48)
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    with pytest.raises(AudioFileError, match="version-1 match profile.*save it again") as err:
+        MatchProfile.load(tmp_path / "old.json")
+    assert "\n" not in str(err.value)
 
 
 def test_bad_references_fail_when_set(tmp_path):

@@ -12,13 +12,22 @@ What a profile holds, for a ``(channels, n)`` recording at rate ``fs``:
    so ``(L² + R²)/2 = M² + S²``; mono: ``M = x``, ``S = 0``; more channels:
    their mean power is taken as mid, ``S = 0``.
 2. Their long-term average power spectral densities (Welch: periodic Hann
-   frames of ``N = 2^⌈log₂(fs / 1.5 Hz)⌉`` samples, 50 % overlap),
+   frames of ``N = 2^⌈log₂(fs / 0.75 Hz)⌉`` samples, 50 % overlap),
    ``P(f) = Σ_frames |DFT(w·x)|² / (K · Σw² · fs)`` per hertz, so a profile
    learned at 44.1 kHz and one at 96 kHz agree where both have content.
-3. Those densities averaged over bands 1/48 octave wide, centred on
-   ``f_i = 1000 · 2^{i/48}`` Hz from 10 Hz to the Nyquist frequency:
-   ``D_i = ∫_{f_i·2^{−1/96}}^{f_i·2^{1/96}} P(f) df / (band width)``. The
-   matcher smooths these further (1/6 octave by default).
+3. Those densities averaged over bands 1/96 octave wide, centred on
+   ``f_i = 1000 · 2^{i/96}`` Hz from 10 Hz to the Nyquist frequency:
+   ``D_i = ∫_{f_i·2^{−1/192}}^{f_i·2^{1/192}} P(f) df / (band width)``. The
+   matcher smooths these (1/6 octave by default) and sums them into
+   third-octave bands.
+
+Why so fine: the 40 Hz third-octave band is 9 Hz wide. With 0.67 Hz bins
+(44.1 kHz) it holds 14 of them, and a partial's Hann main lobe (±2 bins)
+spills over a band edge only within 1.3 Hz of it; with 1/96-octave bands a
+partial near an edge is apportioned within 1/96 octave (at 450 Hz, 3.3 Hz).
+Coarser, 1.35 Hz bins and 1/48-octave bands (version 1) put up to 2 dB of a
+third-octave band's power in its neighbour when a strong partial sits near
+the edge.
 4. The integrated loudness (ITU-R BS.1770-4, the project's meter), and the
    number of channels and seconds it was learned from.
 """
@@ -36,16 +45,18 @@ import numpy as np
 
 from ..errors import AudioFileError, ParameterError
 
-__all__ = ["MatchProfile", "LongTermAnalysis", "analyse_audio", "analyse_file", "smooth_octaves"]
+__all__ = ["MatchProfile", "LongTermAnalysis", "analyse_audio", "analyse_file", "band_power",
+           "smooth_octaves", "third_octave_centres"]
 
 PROFILE_FORMAT = "clarity_fx.MatchProfile"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+#: Version 1 (1/48-octave bands from 1.35 Hz bins) is refused: too coarse for third-octave matching.
 #: Bands per octave of a profile's stored spectrum.
-BANDS_PER_OCTAVE = 48
+BANDS_PER_OCTAVE = 96
 #: Lowest band centre, Hz.
 LOWEST_HZ = 10.0
-#: Welch frame length: bins at most this far apart, Hz (1.35 Hz at 44.1 kHz: 7 bins in the 40 Hz third).
-ANALYSIS_BIN_HZ = 1.5
+#: Welch frame length: bins at most this far apart, Hz (0.67 Hz at 44.1 kHz: 14 bins in the 40 Hz third).
+ANALYSIS_BIN_HZ = 0.75
 #: Frames transformed at once. Fixed, so the sums do not depend on how the audio was cut into blocks.
 GROUP = 8
 #: Densities are stored in dB with this floor (a silent band).
@@ -53,7 +64,7 @@ FLOOR_DB = -300.0
 
 
 def band_index_range(sample_rate: float) -> tuple[int, int]:
-    """First and last band index ``i`` (centre ``1000·2^{i/48}`` Hz) whose band lies below Nyquist."""
+    """First and last band index ``i`` (centre ``1000·2^{i/96}`` Hz) whose band lies below Nyquist."""
     first = math.ceil(BANDS_PER_OCTAVE * math.log2(LOWEST_HZ / 1000.0))
     top_edge = sample_rate / 2.0
     last = math.floor(BANDS_PER_OCTAVE * math.log2(top_edge / 1000.0) - 0.5)
@@ -61,7 +72,7 @@ def band_index_range(sample_rate: float) -> tuple[int, int]:
 
 
 def band_centres(first: int, count: int) -> np.ndarray:
-    """Centres ``1000·2^{i/48}`` Hz of ``count`` bands from index ``first``."""
+    """Centres ``1000·2^{i/96}`` Hz of ``count`` bands from index ``first``."""
     return 1000.0 * 2.0 ** ((first + np.arange(count)) / BANDS_PER_OCTAVE)
 
 
@@ -77,7 +88,7 @@ class MatchProfile:
     Attributes
     ----------
     first_band : int
-        Index of the first band: centres are ``1000·2^{(first_band + k)/48}`` Hz.
+        Index of the first band: centres are ``1000·2^{(first_band + k)/96}`` Hz.
     mid, side : numpy.ndarray
         Mean power density of the mid and side signals in each band, per hertz
         (``mid + side`` is the mean channel power).
@@ -187,6 +198,9 @@ class MatchProfile:
         if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT:
             raise ParameterError(f"{where} is not a match profile; write one with 'clarity match "
                                  "--reference REF --save-profile REF.json'")
+        if data.get("version") == 1:
+            raise ParameterError(f"{where} is a version-1 match profile, too coarse for this clarity; save "
+                                 "it again ('clarity match --reference REF --save-profile ...')")
         if data.get("version") != PROFILE_VERSION or data.get("bands_per_octave") != BANDS_PER_OCTAVE:
             raise ParameterError(f"{where} is a match profile of another version; save it again with "
                                  "this clarity ('clarity match --reference REF --save-profile ...')")
@@ -249,7 +263,7 @@ def smooth_octaves(profile_first: int, density: np.ndarray, octaves: float) -> n
     Parameters
     ----------
     profile_first : int
-        First band index of ``density`` (bands 1/48 octave wide).
+        First band index of ``density`` (bands 1/96 octave wide).
     density : numpy.ndarray
         Mean power density per band.
     octaves : float
@@ -279,6 +293,38 @@ def smooth_octaves(profile_first: int, density: np.ndarray, octaves: float) -> n
     power = np.convolve(density * widths, window, mode="same")
     norm = np.convolve(widths, window, mode="same")
     return power / norm
+
+
+def third_octave_centres(low_hz: float, high_hz: float) -> np.ndarray:
+    """Exact centres ``1000·10^{k/10}`` Hz of the base-10 third-octave bands (IEC 61260) in a range."""
+    first = math.ceil(10.0 * math.log10(low_hz / 1000.0) - 1e-9)
+    last = math.floor(10.0 * math.log10(high_hz / 1000.0) + 1e-9)
+    return 1000.0 * 10.0 ** (np.arange(first, last + 1) / 10.0)
+
+
+def band_power(
+    profile_first: int, density: np.ndarray, lows_hz: np.ndarray, highs_hz: np.ndarray
+) -> np.ndarray:
+    """Power of a profile's density between each ``lows_hz[k]`` and ``highs_hz[k]`` (linear in the bands).
+
+    Parameters
+    ----------
+    profile_first : int
+        First band index of ``density`` (bands 1/96 octave wide).
+    density : numpy.ndarray
+        Mean power density per band.
+    lows_hz, highs_hz : numpy.ndarray
+        Edges of the bands to measure, Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``∫ P(f) df`` over each band, the density taken as constant inside each
+        profile band (a band edge inside a profile band takes that part of it).
+    """
+    edges = band_edges(profile_first, density.size)
+    running = np.concatenate(([0.0], np.cumsum(density * np.diff(edges))))
+    return np.interp(highs_hz, edges, running) - np.interp(lows_hz, edges, running)
 
 
 class LongTermAnalysis:
