@@ -42,8 +42,24 @@ BACKGROUND_FRAMES = 5
 BACKGROUND_OFFSETS = 8
 BACKGROUND_GAP_HZ = 2.0
 BACKGROUND_FLOOR = 1e-4
+#: The amplitude fit is weighted least squares, re-weighted PASSES times: each sample's weight
+#: is 1/(local + LOCAL_FLOOR·its mean over the window), ``local`` the programme's power at the
+#: harmonic over LOCAL_S seconds (the residual of the previous pass).
+PASSES = 3
+LOCAL_S = 0.2
+LOCAL_FLOOR = 0.03
 #: Highest harmonic frequency kept, as a fraction of the sample rate.
 MAX_HARMONIC_FRACTION = 0.45
+
+
+def _moving(a: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average of ``width`` samples along the last axis, shortened at the ends."""
+    length = a.shape[-1]
+    sums = np.concatenate([np.zeros(a.shape[:-1] + (1,), a.dtype), np.cumsum(a, axis=-1)], axis=-1)
+    i = np.arange(length)
+    lo = np.maximum(i - width // 2, 0)
+    hi = np.minimum(i + width - width // 2, length)
+    return (sums[..., hi] - sums[..., lo]) / (hi - lo)
 
 
 def _kernels() -> ModuleType:
@@ -166,7 +182,7 @@ class Dehum(Plugin):
                       help="Harmonics removed, the fundamental included.")
     drift_hz = Param(1.5, unit="Hz", minimum=0.05, maximum=5.0,
                      help="How far the fundamental may drift from the nominal frequency.")
-    window_s = Param(4.0, unit="s", minimum=0.5, maximum=10.0,
+    window_s = Param(6.0, unit="s", minimum=0.5, maximum=10.0,
                      help="Analysis window: longer takes less programme, shorter follows level changes.")
 
     @classmethod
@@ -204,7 +220,6 @@ class Dehum(Plugin):
         state.raw = np.zeros((state.channels, 0))
         state.raw_start = 0
         state.estimates: list[float] = []  # raw Δ per frame, from frame est_start on
-        state.backgrounds: list[np.ndarray] = []  # N_k per frame (summed over channels), likewise
         state.est_start = 0
         state.n_est = 0  # frames estimated so far
         state.comb_peak = 0.0
@@ -215,6 +230,7 @@ class Dehum(Plugin):
         state.weights = 0.5 * (1.0 + np.cos(np.pi * i / (half + 1)))  # Hann, never zero
         state.tau = i * dec / fs  # seconds from the frame centre
         state.k = np.arange(1, state.n_harm + 1)
+        state.local_width = max(1, round(LOCAL_S * fs / dec))
 
     # ------------------------------------------------------------------ analysis
     def _window(self, state: StreamState, m: int) -> np.ndarray:
@@ -330,7 +346,6 @@ class Dehum(Plugin):
                     delta = far
             delta, peak = self._refine(state, weighted, delta)
         state.estimates.append(delta)
-        state.backgrounds.append(1.0 / state.scale)
         state.n_est += 1
         state.comb_peak = peak
 
@@ -346,17 +361,29 @@ class Dehum(Plugin):
             beta, delta = 0.0, float(d[0])
         k = state.k
         theta = 2.0 * np.pi * np.outer(k, delta * state.tau + 0.5 * beta * state.tau**2)  # (K, L)
-        window = self._window(state, m)[0]  # (C, K, L)
-        proj = np.einsum("ckl,kl->ck", window * state.weights, np.exp(-1j * theta))
         dec, fs = state.decimation, state.sample_rate
         gain = np.sinc(k * delta * dec / fs) / np.sinc(k * delta / fs)  # integrate-and-dump gain at kΔ
-        # Wiener shrinkage: |c|² is estimated as |proj|² − σ², σ² the programme's power beside
-        # the harmonic (median/ln 2 = mean of an exponential), so a harmonic buried in the
-        # programme is left alone rather than replaced by what the fit took from the programme.
-        sigma2 = state.backgrounds[m - state.est_start] / (np.log(2.0) * state.channels)
-        power = proj.real**2 + proj.imag**2
-        shrink = np.maximum(0.0, 1.0 - sigma2[None, :] / np.maximum(power, 1e-300))
-        amps = 2.0 * shrink * proj / (dec * gain * state.weights.sum())
+        # y: the window demodulated along the model's phase and scaled so that the hum is the
+        # constant c_k in it; the programme is what moves.
+        y = self._window(state, m)[0] * np.exp(-1j * theta) * (2.0 / (dec * gain))[:, None]  # (C, K, L)
+        v = state.weights
+        first = (y * v).sum(axis=-1) / v.sum()
+        # The programme's local power at each harmonic: the residual of that first fit, smoothed
+        # over LOCAL_S (a band of 1/LOCAL_S Hz), its power smoothed over LOCAL_S again.
+        width = state.local_width
+        fit = first
+        for _ in range(PASSES):
+            local = _moving(np.abs(_moving(y - fit[..., None], width)) ** 2, width)
+            weights = v / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
+            total = weights.sum(axis=-1)
+            fit = (weights * y).sum(axis=-1) / total
+        # Wiener shrinkage: the fit's variance from the programme, Σ u² S / (Σ u)² with the
+        # programme's density S = local·width (per baseband sample), is taken off |c|², so a
+        # harmonic buried in the programme is left alone rather than replaced by programme.
+        variance = (weights**2 * local).sum(axis=-1) * width / total**2
+        power = fit.real**2 + fit.imag**2
+        shrink = np.maximum(0.0, 1.0 - variance / np.maximum(power, 1e-300))
+        amps = shrink * fit
         state.frames[m] = (float(delta), float(beta), amps)
 
     # ------------------------------------------------------------------ processing
@@ -385,7 +412,7 @@ class Dehum(Plugin):
         # later fits need the estimates from frame next_fit − span on
         drop = state.next_fit - state.span - state.est_start
         if drop > 0:
-            del state.estimates[:drop], state.backgrounds[:drop]
+            del state.estimates[:drop]
             state.est_start += drop
         # 4. output: input delayed by the latency, less the synthesised hum
         first = position - state.latency
