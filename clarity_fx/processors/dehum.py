@@ -44,7 +44,8 @@ BACKGROUND_GAP_HZ = 2.0
 BACKGROUND_FLOOR = 1e-4
 #: The amplitude fit is weighted least squares, re-weighted PASSES times: each sample's weight
 #: is 1/(local + LOCAL_FLOOR·its mean over the window), ``local`` the programme's power at the
-#: harmonic over LOCAL_S seconds (the residual of the previous pass).
+#: harmonic over LOCAL_S seconds (the residual of the previous pass). The f0 comb weights the
+#: baseband the same way, ``local`` there being the baseband's own power.
 PASSES = 3
 LOCAL_S = 0.2
 LOCAL_FLOOR = 0.03
@@ -327,12 +328,12 @@ class Dehum(Plugin):
             state.acc = state.acc[best : best + 1].copy()
             state.z = state.z[best : best + 1].copy()
             window = window[best : best + 1]
-            weighted = state.weights * window[0]
+            weighted = self._whiten(state, window[0])
             state.scale = 1.0 / self._background(state, weighted, state.nominal[0])
             delta, _ = self._global(state, weighted)
             delta, peak = self._refine(state, weighted, delta)
         else:
-            weighted = state.weights * window[0]
+            weighted = self._whiten(state, window[0])
             if m % BACKGROUND_FRAMES == 0:
                 state.scale = 1.0 / self._background(state, weighted, state.nominal[0])
             previous = state.estimates[-1]
@@ -348,6 +349,12 @@ class Dehum(Plugin):
         state.estimates.append(delta)
         state.n_est += 1
         state.comb_peak = peak
+
+    def _whiten(self, state: StreamState, window: np.ndarray) -> np.ndarray:
+        """The analysis window times 1/(the baseband's local power + a floor), per sample."""
+        width = state.local_width
+        local = _moving(np.abs(_moving(window, width)) ** 2, width)
+        return state.weights * window / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
 
     def _fit(self, state: StreamState, m: int) -> None:
         """Frame ``m``'s smoothed Δ, drift rate β and harmonic amplitudes ``c``."""
