@@ -57,11 +57,24 @@ MAX_HARMONIC_FRACTION = 0.45
 def _moving(a: np.ndarray, width: int) -> np.ndarray:
     """Centred moving average of ``width`` samples along the last axis, shortened at the ends."""
     length = a.shape[-1]
-    sums = np.concatenate([np.zeros(a.shape[:-1] + (1,), a.dtype), np.cumsum(a, axis=-1)], axis=-1)
-    i = np.arange(length)
-    lo = np.maximum(i - width // 2, 0)
-    hi = np.minimum(i + width - width // 2, length)
-    return (sums[..., hi] - sums[..., lo]) / (hi - lo)
+    before, after = width // 2, width - width // 2
+    if length <= width:
+        i = np.arange(length)
+        sums = np.concatenate([np.zeros(a.shape[:-1] + (1,), a.dtype), np.cumsum(a, axis=-1)], axis=-1)
+        lo, hi = np.maximum(i - before, 0), np.minimum(i + after, length)
+        return (sums[..., hi] - sums[..., lo]) / (hi - lo)
+    sums = np.empty(a.shape[:-1] + (length + 1,), a.dtype)
+    sums[..., 0] = 0.0
+    np.cumsum(a, axis=-1, out=sums[..., 1:])
+    out = np.empty_like(sums[..., 1:])
+    # sample i averages a[max(i − before, 0) : min(i + after, length)]
+    out[..., :before] = sums[..., after : after + before] / np.arange(after, after + before)
+    out[..., before : length - after + 1] = (sums[..., width:] - sums[..., : length + 1 - width]) / width
+    tail = np.arange(length - after + 1, length)
+    out[..., length - after + 1 :] = (sums[..., length : length + 1] - sums[..., tail - before]) / (
+        length - tail + before
+    )
+    return out
 
 
 def _kernels() -> ModuleType:
