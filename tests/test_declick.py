@@ -111,7 +111,9 @@ def test_streams_like_whole_buffer_with_clicks():
 
 def test_latency_is_half_window_plus_lookahead():
     plugin = Declick(window_ms=40.0, ar_order=32, max_click_ms=1.5)
-    assert plugin.latency_for(48000) == 960 + 72 + 64
+    # hop 960, then the hop-centred 1920-sample fit window's far half (480) plus P (32)
+    assert plugin.latency_for(48000) == 960 + 480 + 32
+    assert Declick(window_ms=5.0, ar_order=32, max_click_ms=1.5).latency_for(48000) == 120 + 72 + 64
     delayed = plugin.process(add_clicks(harmonic(0.5), 20), SR, reset=False)
     assert delayed.shape[-1] == int(0.5 * SR) - plugin.latency_samples
 

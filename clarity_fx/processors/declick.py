@@ -26,6 +26,12 @@ SIGMA_FLOOR = 1e-5
 #: measured no better (−0.1 dB SNR on the test signal) at twice the cost.
 PASSES = 1
 
+#: Largest gap, in samples, between two backward-error exceedances of one click.
+GAP = 8
+
+#: An event longer than any click is searched again at thresholds 2, 4, … up to this many times higher.
+MAX_LEVEL = 8.0
+
 
 class Declick(HopRepair):
     r"""Remove clicks and crackle: AR-residual detection, least-squares AR interpolation.
@@ -109,6 +115,7 @@ class Declick(HopRepair):
     """
 
     reach_param = "max_click_ms"
+    _taper: np.ndarray | None = None
 
     threshold_db = Param(
         22.0, unit="dB", minimum=6.0, maximum=60.0,
@@ -128,16 +135,27 @@ class Declick(HopRepair):
         """An engaged example for the shared conformance tests (the noise has outliers)."""
         return cls(threshold_db=12.0)
 
+    def _geometry(self, sample_rate: float) -> tuple[int, int, int]:
+        """``(window, hop, lookahead)``: the look-ahead also covers the hop-centred fit window."""
+        window, hop, lookahead = super()._geometry(sample_rate)
+        return window, hop, max(lookahead, (window - hop) // 2 + self.ar_order)
+
+    def _reach(self, sample_rate: float) -> int:
+        return max(1, round(self.max_click_ms * 1e-3 * sample_rate))
+
     def _repair(
         self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray
     ) -> int:
-        from . import _repair_kernels as k
+        from . import _declick_kernels as k
 
         window, hop, lookahead = self._geometry(sample_rate)
         p = self.ar_order
+        taper = self._taper
+        if taper is None or taper.shape[0] != window:
+            taper = self._taper = np.hanning(window + 2)[1:-1]
         return int(
             k.declick_hops(
-                work, start, hops, hop, lookahead - 2 * p, np.hanning(window + 2)[1:-1], p,
-                10.0 ** (self.threshold_db / 20.0), self.widen_samples, PASSES, SIGMA_FLOOR,
+                work, start, hops, hop, self._reach(sample_rate), taper, p,
+                10.0 ** (self.threshold_db / 20.0), self.widen_samples, min(GAP, p - 1), SIGMA_FLOOR, MAX_LEVEL,
             )
         )

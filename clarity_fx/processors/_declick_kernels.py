@@ -1,0 +1,278 @@
+"""De-click kernels for :mod:`~clarity_fx.processors.declick` (numba).
+
+One call, :func:`declick_hops`, restores any number of hops of one channel's
+float64 work buffer ``x`` in place: the whole per-hop loop (AR fit, prediction
+errors, robust scale, detection, interpolation) runs inside it, with every
+scratch array allocated once per call. The symbols follow Godsill & Rayner,
+*Digital Audio Restoration* (1998), ch. 5, as in :mod:`._repair_kernels`:
+``a = [1, −a_1, …, −a_P]`` is the prediction-error filter and ``c[k]`` its
+autocorrelation, the band of ``AᵀA``. The least-squares interpolation is the
+shared :func:`._repair_kernels.ls_interpolate`.
+"""
+
+import numpy as np
+
+from ._jit import njit
+from ._repair_kernels import AR_FLOOR, SOLVE_RIDGE, _band_cholesky_solve
+
+
+@njit(fastmath=True)
+def fit(x, lo, window, a, c, seg, r, prev, mask, mask_lo):
+    """Order-``P`` AR model of ``x[lo : lo + len(window)]`` (``P = len(a) − 1``), autocorrelation method.
+
+    Samples ``t`` with ``mask[t − mask_lo]`` set are left out (zeroed).
+
+    The same model as :func:`._repair_kernels.ar_fit` (Hann-windowed
+    autocorrelation with the :data:`AR_FLOOR` white floor, Levinson–Durbin),
+    with the scratch arrays ``seg``, ``r``, ``prev`` passed in and the sums
+    written so that they vectorise. Writes ``a`` and ``c``.
+    """
+    order = a.shape[0] - 1
+    n = window.shape[0]
+    for i in range(n):
+        seg[i] = x[lo + i] * window[i]
+    for t in range(max(mask_lo, lo), min(mask_lo + mask.shape[0], lo + n)):
+        if mask[t - mask_lo]:
+            seg[t - lo] = 0.0
+    for k in range(order + 1):
+        s = 0.0
+        for i in range(n - k):
+            s += seg[i + k] * seg[i]
+        r[k] = s
+    r[0] = r[0] * (1.0 + AR_FLOOR) + 1e-30
+    a[:] = 0.0
+    a[0] = 1.0
+    err = r[0]
+    for i in range(1, order + 1):
+        acc = r[i]
+        for j in range(1, i):
+            acc += a[j] * r[i - j]
+        k = -acc / err
+        for j in range(i):
+            prev[j] = a[j]
+        for j in range(1, i):
+            a[j] = prev[j] + k * prev[i - j]
+        a[i] = k
+        err *= 1.0 - k * k
+        if err <= 0.0:
+            break
+    for k in range(order + 1):
+        s = 0.0
+        for i in range(order + 1 - k):
+            s += a[i] * a[i + k]
+        c[k] = s
+
+
+@njit(fastmath=True)
+def errors(x, lo, hi, a, ef, eb, off):
+    """``ef[t − off] = Σ_i a[i]·x[t − i]`` and ``eb[t − off] = Σ_i a[i]·x[t + i]`` for ``t`` in ``[lo, hi)``."""
+    p = a.shape[0] - 1
+    b0 = lo - off
+    n = hi - lo
+    for j in range(n):
+        ef[b0 + j] = x[lo + j]
+        eb[b0 + j] = x[lo + j]
+    for i in range(1, p + 1):
+        ai = a[i]
+        for j in range(n):
+            ef[b0 + j] += ai * x[lo + j - i]
+        for j in range(n):
+            eb[b0 + j] += ai * x[lo + j + i]
+
+
+@njit
+def _select(v, n, k):
+    """The ``k``-th smallest of ``v[:n]`` (``v`` reordered in place; Hoare's selection)."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        pivot = v[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while v[i] < pivot:
+                i += 1
+            while v[j] > pivot:
+                j -= 1
+            if i <= j:
+                v[i], v[j] = v[j], v[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return v[k]
+    return v[k]
+
+
+@njit
+def robust_scale(e, n, scratch):
+    """``1.4826·median|e[:n]|`` (the upper median), the standard deviation of white noise that outliers do not raise."""
+    for i in range(n):
+        scratch[i] = abs(e[i])
+    return 1.4826 * _select(scratch, n, n // 2)
+
+
+@njit
+def _chain(ef, eb, s, t, first_hi, limit_f, limit_b, gap, reach):
+    """The click whose forward error first exceeds ``limit_f`` at or after ``t``: ``(start, tail, last)``.
+
+    The exceedances of either error, chained from ``start`` by gaps of at
+    most ``gap`` samples, are one event ending at ``last``; the click ends
+    after its last backward exceedance ``tail`` (a click raises ``e_b`` up
+    to its own end only). ``tail = −1`` if there is no forward exceedance
+    within ``reach`` of ``t`` and before ``first_hi``, no sample exceeds both, or the click would
+    be longer than ``reach``.
+    """
+    start = t
+    cap = min(t + reach + 1, first_hi)
+    while start < cap and abs(ef[start - s]) <= limit_f:
+        start += 1
+    if start >= cap:
+        return t, -1, t
+    last = start
+    tail = -1
+    core = False
+    u = start
+    cap = start + reach + gap + 1  # within the errors computed
+    while u < cap and u - last <= gap:
+        fu = abs(ef[u - s]) > limit_f
+        bu = abs(eb[u - s]) > limit_b
+        if fu or bu:
+            last = u
+        if bu:
+            tail = u
+            core |= fu
+        u += 1
+    if not core or tail + 1 - start > reach:
+        return start, -1, last
+    return start, tail, last
+
+
+@njit
+def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, floor, max_level):
+    """Detect and restore clicks in ``hops`` hops of ``x`` from ``s0``; returns the count of restored samples.
+
+    Hop ``[s, s + hop)``, the fit window ``N`` long and centred on the hop,
+    ``[c, c + N)`` with ``c = s + hop/2 − N/2``; ``x`` is restored before
+    ``s`` and valid to ``max(c + N + P, s + hop + reach + 2P)``:
+
+    1. mask: fit the AR model on the ``N`` samples before ``s`` (restored),
+       and mark the samples of ``[s, c + N)`` where either prediction error
+       exceeds ``k_sigma·σ`` (``σ = max(1.4826·median|e_f|, floor)`` there),
+       ``widen`` samples more a side: they may hold clicks;
+    2. fit the model on the centred window, the masked samples left out;
+    3. prediction errors ``e_f``, ``e_b`` on ``[s, s + hop + reach)`` and their
+       threshold ``λ = k_sigma·σ`` (σ as above, over that span; the two errors
+       have one variance);
+    4. scan the hop for clicks (:func:`_chain`: from a forward exceedance to
+       the last backward one chained to it; an event longer than ``reach`` is
+       searched again at thresholds ``2λ, 4λ, …`` up to ``max_level·λ``, else
+       left alone as a transient of the signal);
+    5. widen each click by ``widen`` samples a side (never before ``s``),
+       re-estimate it by :func:`map_interpolate` with ``λ = σ²/σ_n²``
+       (``σ_n²`` the click's variance, from the forward errors' excess energy
+       over it), recompute the errors on the result, and scan on from its end.
+    """
+    p = order
+    w = window.shape[0]
+    a = np.empty(p + 1)
+    c = np.empty(p + 1)
+    seg = np.empty(w)
+    r = np.empty(p + 1)
+    prev = np.empty(p + 1)
+    span = hop + reach
+    ahead = (w - hop) // 2  # the centred window's reach past the hop
+    m_len = hop + ahead
+    n_err = max(span + gap + 1, m_len)
+    ef = np.empty(n_err)
+    eb = np.empty(n_err)
+    scratch = np.empty(n_err)
+    mask = np.zeros(m_len, np.bool_)
+    no_mask = np.zeros(0, np.bool_)
+    total = 0
+    for h in range(hops):
+        s = s0 + h * hop
+        end = s + span
+        # 1. the samples ahead that may hold clicks, by the model of the restored past
+        fit(x, s - w, window, a, c, seg, r, prev, no_mask, 0)
+        errors(x, s, s + m_len, a, ef, eb, s)
+        limit = k_sigma * max(robust_scale(ef, m_len, scratch), floor)
+        mask[:] = False
+        for i in range(m_len):
+            if abs(ef[i]) > limit or abs(eb[i]) > limit:
+                for j in range(max(i - widen, 0), min(i + widen + 1, m_len)):
+                    mask[j] = True
+        # 2. the model of the hop itself, centred on it, clicks left out
+        fit(x, s + hop // 2 - w // 2, window, a, c, seg, r, prev, mask, s)
+        # 3. its prediction errors and threshold
+        errors(x, s, end + gap + 1, a, ef, eb, s)
+        sigma = max(robust_scale(ef, span, scratch), floor)
+        var_e = sigma * sigma
+        limit = k_sigma * sigma
+        # 4. the clicks
+        t = s
+        while t < s + hop:
+            if abs(ef[t - s]) <= limit:
+                t += 1
+                continue
+            start, tail, last = _chain(ef, eb, s, t, s + hop, limit, limit, gap, reach)
+            level = 1.0
+            while tail < 0 and level < max_level:
+                # longer than any click: a transient of the signal, unless a click stands out of it
+                level *= 2.0
+                start, tail, _ = _chain(ef, eb, s, t, s + hop, level * limit, level * limit, gap, reach)
+            if tail < 0:
+                t = last + 1
+                continue
+            # 5. restore it
+            lo = max(start - widen, s)
+            hi = min(tail + 1 + widen, end)
+            energy = 0.0
+            for u in range(lo, hi + p):
+                f = 0.0
+                for i in range(p + 1):
+                    f += a[i] * x[u - i]
+                energy += f * f
+            n = hi - lo
+            var_n = max(energy - (n + p) * var_e, 0.0) / (c[0] * n)
+            map_interpolate(x, lo, hi, c, var_e / var_n if var_n > 0.0 else 1e30)
+            total += n
+            # the errors the click raised are recomputed on the restoration
+            errors(x, max(lo - p, s), min(hi + p, end + gap + 1), a, ef, eb, s)
+            t = hi
+    return total
+
+
+@njit
+def map_interpolate(x, lo, hi, c, lam):
+    """Re-estimate ``x[lo:hi]`` given the samples around it and its own noisy values (MAP, AR prior).
+
+    Minimises ``‖A·x‖² + λ·‖x_u − y_u‖²`` over ``x_u = x[lo:hi]``, ``y_u`` the
+    samples as they were: the banded normal equations
+    ``((AᵀA)_uu + λI)·x_u = −(AᵀA)_uk·x_k + λ·y_u``, ``λ = σ_e²/σ_n²`` (the
+    excitation's variance over the click's). ``λ = 0`` is the least-squares
+    interpolant (the samples treated as missing). Needs ``P`` valid samples
+    on either side.
+    """
+    p = c.shape[0] - 1
+    n = hi - lo
+    m = np.zeros((n, p + 1))
+    b = np.empty(n)
+    diag = c[0] * (1.0 + SOLVE_RIDGE) + lam
+    for i in range(n):
+        t = lo + i
+        m[i, 0] = diag
+        for q in range(1, min(i, p) + 1):
+            m[i, q] = c[q]
+        s = 0.0
+        for k in range(-p, p + 1):
+            u = t + k
+            if u < lo or u >= hi:
+                s += c[abs(k)] * x[u]
+        b[i] = lam * x[t] - s
+    y = _band_cholesky_solve(m, b, p)
+    for i in range(n):
+        x[lo + i] = y[i]
