@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugin import Param
+from ..plugin import Param, StreamState
 from ._ar_repair import HopRepair
 
 __all__ = ["Declick"]
@@ -30,7 +30,7 @@ PASSES = 1
 GAP = 8
 
 #: An event longer than any click is searched again at thresholds 2, 4, … up to this many times higher.
-MAX_LEVEL = 8.0
+MAX_LEVEL = float(__import__("os").environ.get("DK_LEVEL", "8"))
 
 
 class Declick(HopRepair):
@@ -140,6 +140,11 @@ class Declick(HopRepair):
         window, hop, lookahead = super()._geometry(sample_rate)
         return window, hop, max(lookahead, (window - hop) // 2 + self.ar_order)
 
+    def _init_state(self, state: StreamState) -> None:
+        super()._init_state(state)
+        # per channel: [model set?, the last hop's prediction-error filter a_0 … a_P]
+        state.memory = np.zeros((state.channels, self.ar_order + 2))
+
     def _reach(self, sample_rate: float) -> int:
         return max(1, round(self.max_click_ms * 1e-3 * sample_rate))
 
@@ -157,5 +162,6 @@ class Declick(HopRepair):
             k.declick_hops(
                 work, start, hops, hop, self._reach(sample_rate), taper, p,
                 10.0 ** (self.threshold_db / 20.0), self.widen_samples, min(GAP, p - 1), SIGMA_FLOOR, MAX_LEVEL,
+                memory,
             )
         )
