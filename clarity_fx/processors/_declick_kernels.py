@@ -120,29 +120,50 @@ STRIDE = 3
 
 
 @njit
-def robust_scale(e, n, scratch):
-    """``1.4826·median|e|`` over every :data:`STRIDE`-th of ``e[:n]``: the standard deviation of white noise that outliers do not raise."""
+def robust_scale(e, n, scratch, xs):
+    """``1.4826·median|e|``, the standard deviation of white noise that outliers (clicks) do not raise.
+
+    Over every :data:`STRIDE`-th of ``e[:n]``, and, when at least a quarter of
+    them have a non-zero sample ``xs`` (aligned with ``e``), over those only:
+    the errors of digital silence are exact zeros that would put the scale
+    of a word that follows silence at nothing.
+    """
     m = 0
     for i in range(0, n, STRIDE):
-        scratch[m] = abs(e[i])
-        m += 1
+        if xs[i] != 0.0:
+            scratch[m] = abs(e[i])
+            m += 1
+    if 4 * m < (n + STRIDE - 1) // STRIDE:
+        m = 0
+        for i in range(0, n, STRIDE):
+            scratch[m] = abs(e[i])
+            m += 1
     return 1.4826 * _select(scratch, m, m // 2)
 
 
 @njit
-def _chain(ef, eb, s, t, first_hi, limit_f, limit_b, gap, reach):
+def _chain(ef, eb, o, t, first_hi, limit_f, limit_b, gap, reach, p, hi, memory_gain):
     """The click whose forward error first exceeds ``limit_f`` at or after ``t``: ``(start, tail, last)``.
 
-    The exceedances of either error, chained from ``start`` by gaps of at
-    most ``gap`` samples, are one event ending at ``last``; the click ends
-    after its last backward exceedance ``tail`` (a click raises ``e_b`` up
-    to its own end only). ``tail = −1`` if there is no forward exceedance
-    within ``reach`` of ``t`` and before ``first_hi``, no sample exceeds both, or the click would
-    be longer than ``reach``.
+    ``ef[u − o]``, ``eb[u − o]`` are the errors at ``u`` in ``[o, hi)``. The
+    exceedances of either error, chained from ``start`` by gaps of at most
+    ``gap`` samples, are one event ending at ``last``; the click is
+    ``[start, tail]``, ``tail`` its last backward exceedance (a click raises
+    ``e_b`` up to its own end only). ``tail = −1`` unless the event has the
+    two-sided signature of a click on ``[t₀, t₁)``, which raises ``e_b`` on
+    ``[t₀ − P, t₁)`` and ``e_f`` on ``[t₀, t₁ + P)``: the start is at or after
+    ``t``, before ``first_hi`` and within ``reach`` of ``t``; some sample
+    exceeds both thresholds; ``e_b`` exceeds its threshold in the ``P``
+    samples before the start or ``e_f`` in the ``P`` after the tail (an
+    excitation pulse of the signal, a glottal pulse or a pluck, raises
+    neither there, measured: 0–24 % of them against 99 % of clicks) — asked only where
+    the model spreads a click that far, ``memory_gain·max|e_f| > 2·limit_b``
+    over the click, ``memory_gain = (Σ_{i≥1} a_i²)^{1/2}`` (the filter's
+    memory; 0 in digital silence); and ``tail + 1 − start ≤ reach``.
     """
     start = t
     cap = min(t + reach + 1, first_hi)
-    while start < cap and abs(ef[start - s]) <= limit_f:
+    while start < cap and abs(ef[start - o]) <= limit_f:
         start += 1
     if start >= cap:
         return t, -1, t
@@ -152,8 +173,8 @@ def _chain(ef, eb, s, t, first_hi, limit_f, limit_b, gap, reach):
     u = start
     cap = start + reach + gap + 1  # within the errors computed
     while u < cap and u - last <= gap:
-        fu = abs(ef[u - s]) > limit_f
-        bu = abs(eb[u - s]) > limit_b
+        fu = abs(ef[u - o]) > limit_f
+        bu = abs(eb[u - o]) > limit_b
         if fu or bu:
             last = u
         if bu:
@@ -162,33 +183,51 @@ def _chain(ef, eb, s, t, first_hi, limit_f, limit_b, gap, reach):
         u += 1
     if not core or tail + 1 - start > reach:
         return start, -1, last
+    peak = 0.0
+    for u in range(start, tail + 1):
+        peak = max(peak, abs(ef[u - o]))
+    if memory_gain * peak <= 2.0 * limit_b:
+        return start, tail, last  # a model with little memory (silence, noise) spreads no click
+    lead = False
+    for u in range(max(start - p, o), start):
+        lead |= abs(eb[u - o]) > limit_b
+    trail = False
+    for u in range(tail + 1, min(tail + 1 + p, hi)):
+        trail |= abs(ef[u - o]) > limit_f
+    if not (lead or trail):
+        return start, -1, last
     return start, tail, last
 
 
 @njit
-def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, floor, max_level, memory):
+def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, floor, max_level, passes,
+                 memory):
     """Detect and restore clicks in ``hops`` hops of ``x`` from ``s0``; returns the count of restored samples.
 
     Hop ``[s, s + hop)``, the fit window ``N`` long and centred on the hop,
     ``[c, c + N)`` with ``c = s + hop/2 − N/2``; ``x`` is restored before
     ``s`` and valid to ``max(c + N + P, s + hop + reach + 2P)``:
 
-    1. mask: fit the AR model on the ``N`` samples before ``s`` (restored),
-       and mark the samples of ``[s, c + N)`` where either prediction error
-       exceeds ``k_sigma·σ`` (``σ = max(1.4826·median|e_f|, floor)`` there),
-       ``widen`` samples more a side: they may hold clicks;
+    1. mask: with the last hop's model (``memory``: ``[set?, a_0 … a_P]``,
+       updated; at the stream's start the model of the restored ``N``
+       samples before ``s``), mark the samples of ``[s, c + N)`` where either
+       prediction error exceeds ``k_sigma·σ``, ``widen`` samples more a side:
+       they may hold clicks (``σ`` from :func:`robust_scale`, at least ``floor``);
     2. fit the model on the centred window, the masked samples left out;
-    3. prediction errors ``e_f``, ``e_b`` on ``[s, s + hop + reach)`` and their
-       threshold ``λ = k_sigma·σ`` (σ as above, over that span; the two errors
-       have one variance);
-    4. scan the hop for clicks (:func:`_chain`: from a forward exceedance to
-       the last backward one chained to it; an event longer than ``reach`` is
-       searched again at thresholds ``2λ, 4λ, …`` up to ``max_level·λ``, else
-       left alone as a transient of the signal);
+    3. prediction errors ``e_f``, ``e_b`` on ``[s − P, s + hop + reach)`` and
+       their threshold ``λ = k_sigma·σ`` (σ over the hop and reach; the two
+       errors have one variance);
+    4. scan the hop for clicks (:func:`_chain`); an event longer than
+       ``reach`` is searched again at thresholds ``2λ, 4λ, …`` up to
+       ``max_level·λ`` (a click standing out of a transient, or two clicks
+       too close to tell apart), else left alone as a transient of the signal;
     5. widen each click by ``widen`` samples a side (never before ``s``),
-       re-estimate it by :func:`map_interpolate` with ``λ = σ²/σ_n²``
-       (``σ_n²`` the click's variance, from the forward errors' excess energy
-       over it), recompute the errors on the result, and scan on from its end.
+       re-estimate it by :func:`map_interpolate` with ``λ = σ²/σ_n²``,
+       ``σ_n² = (Σ e_f² − (n + P)·σ²) / (c_0·n)`` over ``[lo, hi + P)`` (the
+       click's variance: the energy it adds to the forward errors), recompute
+       the errors on the result, and scan on from its end;
+    6. with ``passes = 2``, if the hop had clicks: fit the centred model again
+       on the restored hop and repeat 3–5 (a click the first model hid).
     """
     p = order
     w = window.shape[0]
@@ -200,7 +239,7 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
     span = hop + reach
     ahead = (w - hop) // 2  # the centred window's reach past the hop
     m_len = hop + ahead
-    n_err = max(span + gap + 1, m_len)
+    n_err = max(p + span + gap + 1, m_len)
     ef = np.empty(n_err)
     eb = np.empty(n_err)
     scratch = np.empty(n_err)
@@ -217,52 +256,65 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
         else:
             a[:] = memory[1 : p + 2]
         errors(x, s, s + m_len, a, ef, eb, s)
-        limit = k_sigma * max(robust_scale(ef, m_len, scratch), floor)
+        limit = k_sigma * max(robust_scale(ef, m_len, scratch, x[s:]), floor)
         mask[:] = False
         for i in range(m_len):
             if abs(ef[i]) > limit or abs(eb[i]) > limit:
                 for j in range(max(i - widen, 0), min(i + widen + 1, m_len)):
                     mask[j] = True
-        # 2. the model of the hop itself, centred on it, clicks left out
-        fit(x, s + hop // 2 - w // 2, window, a, c, seg, r, prev, mask, s)
-        memory[0] = 1.0
-        memory[1 : p + 2] = a
-        # 3. its prediction errors and threshold
-        errors(x, s, end + gap + 1, a, ef, eb, s)
-        sigma = max(robust_scale(ef, span, scratch), floor)
-        var_e = sigma * sigma
-        limit = k_sigma * sigma
-        # 4. the clicks
-        t = s
-        while t < s + hop:
-            if abs(ef[t - s]) <= limit:
-                t += 1
-                continue
-            start, tail, last = _chain(ef, eb, s, t, s + hop, limit, limit, gap, reach)
-            level = 1.0
-            while tail < 0 and level < max_level:
-                # longer than any click: a transient of the signal, unless a click stands out of it
-                level *= 2.0
-                start, tail, _ = _chain(ef, eb, s, t, s + hop, level * limit, level * limit, gap, reach)
-            if tail < 0:
-                t = last + 1
-                continue
-            # 5. restore it
-            lo = max(start - widen, s)
-            hi = min(tail + 1 + widen, end)
-            energy = 0.0
-            for u in range(lo, hi + p):
-                f = 0.0
-                for i in range(p + 1):
-                    f += a[i] * x[u - i]
-                energy += f * f
-            n = hi - lo
-            var_n = max(energy - (n + p) * var_e, 0.0) / (c[0] * n)
-            map_interpolate(x, lo, hi, c, var_e / var_n if var_n > 0.0 else 1e30)
-            total += n
-            # the errors the click raised are recomputed on the restoration
-            errors(x, max(lo - p, s), min(hi + p, end + gap + 1), a, ef, eb, s)
-            t = hi
+        found = 0
+        for it in range(passes):
+            # 2. the model of the hop itself, centred on it, clicks left out (the next pass: on the
+            # restored hop)
+            if it > 0:
+                if found == 0:
+                    break
+                mask[:hop] = False
+            found = 0
+            fit(x, s + hop // 2 - w // 2, window, a, c, seg, r, prev, mask, s)
+            memory[0] = 1.0
+            memory[1 : p + 2] = a
+            # 3. its prediction errors and threshold
+            o = s - p  # the errors are held from P samples before the hop, for the backward lead-in
+            e_hi = end + gap + 1
+            errors(x, o, e_hi, a, ef, eb, o)
+            sigma = max(robust_scale(ef[p:], span, scratch, x[s:]), floor)
+            gain = np.sqrt(max(c[0] - 1.0, 0.0))
+            var_e = sigma * sigma
+            limit = k_sigma * sigma
+            # 4. the clicks
+            t = s
+            while t < s + hop:
+                if abs(ef[t - o]) <= limit:
+                    t += 1
+                    continue
+                start, tail, last = _chain(ef, eb, o, t, s + hop, limit, limit, gap, reach, p, e_hi, gain)
+                level = 1.0
+                while tail < 0 and level < max_level:
+                    # longer than any click: a transient of the signal, unless a click stands out of it
+                    level *= 2.0
+                    high = level * limit
+                    start, tail, _ = _chain(ef, eb, o, t, s + hop, high, high, gap, reach, p, e_hi, gain)
+                if tail < 0:
+                    t = last + 1
+                    continue
+                # 5. restore it
+                lo = max(start - widen, s)
+                hi = min(tail + 1 + widen, end)
+                energy = 0.0
+                for u in range(lo, hi + p):
+                    f = 0.0
+                    for i in range(p + 1):
+                        f += a[i] * x[u - i]
+                    energy += f * f
+                n = hi - lo
+                var_n = max(energy - (n + p) * var_e, 0.0) / (c[0] * n)
+                map_interpolate(x, lo, hi, c, var_e / var_n if var_n > 0.0 else 1e30)
+                total += n
+                found += 1
+                # the errors the click raised are recomputed on the restoration
+                errors(x, max(lo - p, o), min(hi + p, e_hi), a, ef, eb, o)
+                t = hi
     return total
 
 
