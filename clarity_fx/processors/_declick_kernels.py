@@ -21,6 +21,8 @@ def fit(x, lo, window, a, c, seg, r, prev, mask, mask_lo):
     """Order-``P`` AR model of ``x[lo : lo + len(window)]`` (``P = len(a) − 1``), autocorrelation method.
 
     Samples ``t`` with ``mask[t − mask_lo]`` set are left out (zeroed).
+    Returns the normalised prediction error ``E_P / r_0`` (the inverse of the
+    prediction gain).
 
     The same model as :func:`._repair_kernels.ar_fit` (Hann-windowed
     autocorrelation with the :data:`AR_FLOOR` white floor, Levinson–Durbin),
@@ -61,6 +63,7 @@ def fit(x, lo, window, a, c, seg, r, prev, mask, mask_lo):
         for i in range(order + 1 - k):
             s += a[i] * a[i + k]
         c[k] = s
+    return max(err, 0.0) / r[0]
 
 
 @njit(fastmath=True)
@@ -213,7 +216,9 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
        samples before ``s``), mark the samples of ``[s, c + N)`` where either
        prediction error exceeds ``k_sigma·σ``, ``widen`` samples more a side:
        they may hold clicks (``σ`` from :func:`robust_scale`, at least ``floor``);
-    2. fit the model on the centred window, the masked samples left out;
+    2. fit the model on the centred window, the masked samples left out,
+       unless the fit with them predicts better (smaller ``E_P/r_0``: the mask
+       took out signal, such as a pulse train's pulses, rather than clicks);
     3. prediction errors ``e_f``, ``e_b`` on ``[s − P, s + hop + reach)`` and
        their threshold ``λ = k_sigma·σ`` (σ over the hop and reach; the two
        errors have one variance);
@@ -233,6 +238,8 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
     w = window.shape[0]
     a = np.empty(p + 1)
     c = np.empty(p + 1)
+    a2 = np.empty(p + 1)
+    c2 = np.empty(p + 1)
     seg = np.empty(w)
     r = np.empty(p + 1)
     prev = np.empty(p + 1)
@@ -271,7 +278,16 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
                     break
                 mask[:hop] = False
             found = 0
-            fit(x, s + hop // 2 - w // 2, window, a, c, seg, r, prev, mask, s)
+            c_lo = s + hop // 2 - w // 2
+            white = fit(x, c_lo, window, a, c, seg, r, prev, mask, s)
+            masked = False
+            for i in range(m_len):
+                masked |= mask[i]
+            if masked and fit(x, c_lo, window, a2, c2, seg, r, prev, no_mask, 0) < white:
+                # the mask took out more signal than clicks (a pulse train, a transient): the
+                # model without it predicts better, and is kept
+                a[:] = a2
+                c[:] = c2
             memory[0] = 1.0
             memory[1 : p + 2] = a
             # 3. its prediction errors and threshold
