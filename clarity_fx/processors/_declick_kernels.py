@@ -13,7 +13,7 @@ shared :func:`._repair_kernels.ls_interpolate`.
 import numpy as np
 
 from ._jit import njit
-from ._repair_kernels import AR_FLOOR, SOLVE_RIDGE, _band_cholesky_solve
+from ._repair_kernels import AR_FLOOR, SOLVE_RIDGE
 
 
 @njit(fastmath=True)
@@ -319,9 +319,12 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
                 hi = min(tail + 1 + widen, end)
                 energy = 0.0
                 for u in range(lo, hi + p):
-                    f = 0.0
-                    for i in range(p + 1):
-                        f += a[i] * x[u - i]
+                    if u < e_hi:
+                        f = ef[u - o]
+                    else:
+                        f = 0.0
+                        for i in range(p + 1):
+                            f += a[i] * x[u - i]
                     energy += f * f
                 n = hi - lo
                 var_n = max(energy - (n + p) * var_e, 0.0) / (c[0] * n)
@@ -361,6 +364,40 @@ def map_interpolate(x, lo, hi, c, lam):
             if u < lo or u >= hi:
                 s += c[abs(k)] * x[u]
         b[i] = lam * x[t] - s
-    y = _band_cholesky_solve(m, b, p)
+    y = _band_solve(m, b, p)
     for i in range(n):
         x[lo + i] = y[i]
+
+
+@njit(fastmath=True)
+def _band_solve(m, b, p):
+    """Solve ``M·y = b``, ``M`` symmetric positive definite of bandwidth ``p``, by banded Cholesky.
+
+    ``m[i, q]`` holds ``M[i, i − q]`` (``q = 0 … p``) and is overwritten by the
+    factor. The algorithm of :func:`._repair_kernels._band_cholesky_solve`,
+    compiled with ``fastmath`` so its inner sums vectorise (``M`` is
+    positive definite: no NaN or infinity reaches them).
+    """
+    n = b.shape[0]
+    for i in range(n):
+        for q in range(min(i, p), -1, -1):
+            j = i - q
+            s = m[i, q]
+            for k in range(max(i - p, 0), j):
+                s -= m[i, i - k] * m[j, j - k]
+            if q == 0:
+                m[i, 0] = np.sqrt(s) if s > 0.0 else 1e-300
+            else:
+                m[i, q] = s / m[j, 0]
+    y = b.copy()
+    for i in range(n):
+        s = y[i]
+        for k in range(max(i - p, 0), i):
+            s -= m[i, i - k] * y[k]
+        y[i] = s / m[i, 0]
+    for i in range(n - 1, -1, -1):
+        s = y[i]
+        for k in range(i + 1, min(i + p + 1, n)):
+            s -= m[k, k - i] * y[k]
+        y[i] = s / m[i, 0]
+    return y
