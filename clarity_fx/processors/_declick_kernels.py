@@ -217,8 +217,9 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
        prediction error exceeds ``k_sigma·σ``, ``widen`` samples more a side:
        they may hold clicks (``σ`` from :func:`robust_scale`, at least ``floor``);
     2. fit the model on the centred window, the masked samples left out,
-       unless the fit with them predicts better (smaller ``E_P/r_0``: the mask
-       took out signal, such as a pulse train's pulses, rather than clicks);
+       unless the fit with them whitens the hop better (a smaller robust
+       error σ, step 3: the mask took out signal, such as a pulse train's
+       pulses, rather than clicks);
     3. prediction errors ``e_f``, ``e_b`` on ``[s − P, s + hop + reach)`` and
        their threshold ``λ = k_sigma·σ`` (σ over the hop and reach; the two
        errors have one variance);
@@ -249,6 +250,8 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
     n_err = max(p + span + gap + 1, m_len)
     ef = np.empty(n_err)
     eb = np.empty(n_err)
+    ef2 = np.empty(n_err)
+    eb2 = np.empty(n_err)
     scratch = np.empty(n_err)
     mask = np.zeros(m_len, np.bool_)
     no_mask = np.zeros(0, np.bool_)
@@ -279,22 +282,29 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
                 mask[:hop] = False
             found = 0
             c_lo = s + hop // 2 - w // 2
-            white = fit(x, c_lo, window, a, c, seg, r, prev, mask, s)
-            masked = False
-            for i in range(m_len):
-                masked |= mask[i]
-            if masked and fit(x, c_lo, window, a2, c2, seg, r, prev, no_mask, 0) < white:
-                # the mask took out more signal than clicks (a pulse train, a transient): the
-                # model without it predicts better, and is kept
-                a[:] = a2
-                c[:] = c2
-            memory[0] = 1.0
-            memory[1 : p + 2] = a
+            fit(x, c_lo, window, a, c, seg, r, prev, mask, s)
             # 3. its prediction errors and threshold
             o = s - p  # the errors are held from P samples before the hop, for the backward lead-in
             e_hi = end + gap + 1
             errors(x, o, e_hi, a, ef, eb, o)
             sigma = max(robust_scale(ef[p:], span, scratch, x[s:]), floor)
+            masked = False
+            for i in range(m_len):
+                masked |= mask[i]
+            if masked:
+                # the model with nothing masked, if it whitens the hop better (a smaller robust
+                # error): the mask took out signal (a pulse train's pulses), not clicks
+                fit(x, c_lo, window, a2, c2, seg, r, prev, no_mask, 0)
+                errors(x, o, e_hi, a2, ef2, eb2, o)
+                sigma2 = max(robust_scale(ef2[p:], span, scratch, x[s:]), floor)
+                if sigma2 < sigma:
+                    a[:] = a2
+                    c[:] = c2
+                    ef[:] = ef2
+                    eb[:] = eb2
+                    sigma = sigma2
+            memory[0] = 1.0
+            memory[1 : p + 2] = a
             gain = np.sqrt(max(c[0] - 1.0, 0.0))
             var_e = sigma * sigma
             limit = k_sigma * sigma
