@@ -61,7 +61,9 @@ class Declick(HopRepair):
 
     1. Fit an order-``P`` AR model on the Hann-windowed ``N`` samples
        centred on the hop (autocorrelation method, Levinson–Durbin), leaving
-       out the samples where the last hop's model already sees a click: the
+       out the samples where the last hop's model already sees a click, or,
+       if it leaves a smaller robust error ``σ`` (step 2) on the hop, the model
+       of all of them (what was left out was the signal's own pulses): the
        prediction-error filter ``a = [1, −a_1, …, −a_P]``, so that
        ``e[t] = Σ_i a_i·x[t − i]`` is white, and its autocorrelation
        ``c_k = Σ_i a_i a_{i+k}``, the band of the Toeplitz matrix ``AᵀA``.
