@@ -273,6 +273,7 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
                 for j in range(max(i - widen, 0), min(i + widen + 1, m_len)):
                     mask[j] = True
         found = 0
+        use_mask = True
         for it in range(passes):
             # 2. the model of the hop itself, centred on it, clicks left out (the next pass: on the
             # restored hop)
@@ -282,15 +283,19 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
                 mask[:hop] = False
             found = 0
             c_lo = s + hop // 2 - w // 2
-            fit(x, c_lo, window, a, c, seg, r, prev, mask, s)
+            if use_mask:
+                fit(x, c_lo, window, a, c, seg, r, prev, mask, s)
+            else:
+                fit(x, c_lo, window, a, c, seg, r, prev, no_mask, 0)  # the first pass's choice
             # 3. its prediction errors and threshold
             o = s - p  # the errors are held from P samples before the hop, for the backward lead-in
             e_hi = end + gap + 1
             errors(x, o, e_hi, a, ef, eb, o)
             sigma = max(robust_scale(ef[p:], span, scratch, x[s:]), floor)
             masked = False
-            for i in range(m_len):
-                masked |= mask[i]
+            if it == 0:
+                for i in range(m_len):
+                    masked |= mask[i]
             if masked:
                 # the model with nothing masked, if it whitens the hop better (a smaller robust
                 # error): the mask took out signal (a pulse train's pulses), not clicks
@@ -298,6 +303,7 @@ def declick_hops(x, s0, hops, hop, reach, window, order, k_sigma, widen, gap, fl
                 errors(x, o, e_hi, a2, ef2, eb2, o)
                 sigma2 = max(robust_scale(ef2[p:], span, scratch, x[s:]), floor)
                 if sigma2 < sigma:
+                    use_mask = False
                     a[:] = a2
                     c[:] = c2
                     ef[:] = ef2
