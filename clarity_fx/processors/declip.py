@@ -28,6 +28,18 @@ MAX_ROUNDS = 8
 #: samples is not a pile-up.
 MIN_EVIDENCE = 3
 
+#: The candidate models of ``choose_order``: (order as a multiple of
+#: ``ar_order``, fitted on the long window of twice ``window_ms``). The
+#: first is the default the others must beat.
+CANDIDATES = ((1.0, False), (0.5, False), (2.0, False), (3.0, False), (3.0, True))
+
+#: The cross-validation clip level, relative to the detected one (−3 dB).
+PROBE = 10.0 ** (-3.0 / 20.0)
+
+#: A candidate other than the default wins only if its score is below this
+#: share of the default's.
+MARGIN = 0.85
+
 
 class Declip(HopRepair):
     r"""Restore hard-clipped audio: auto-detected clip level, constrained AR interpolation.
@@ -131,10 +143,32 @@ class Declip(HopRepair):
         10.0, unit="ms", minimum=0.1, maximum=50.0, help="Longest stretch restored in one piece."
     )
 
+    choose_order = Param(
+        True, kind=bool, help="Pick each hop's AR model by cross-validation (orders P/2 to 3P)."
+    )
+
     @classmethod
     def conformance_example(cls) -> Declip:
         """An engaged example for the shared conformance tests (the noise is clipped)."""
         return _ClippingDeclip()
+
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate models' orders and long-window flags (one, ``ar_order``, without ``choose_order``)."""
+        p = self.ar_order
+        if not self.choose_order:
+            return np.array([p], np.int64), np.zeros(1, np.bool_)
+        orders = np.array([max(round(k * p), 2) for k, _ in CANDIDATES], np.int64)
+        return orders, np.array([long for _, long in CANDIDATES], np.bool_)
+
+    def _geometry(self, sample_rate: float) -> tuple[int, int, int]:
+        """``(window, hop, lookahead)`` as :meth:`HopRepair._geometry`, for the highest candidate order."""
+        p = int(self._candidates()[0].max())
+        reach = max(1, round(self.max_run_ms * 1e-3 * sample_rate))
+        lookahead = reach + 2 * p
+        window = max(round(self.window_ms * 1e-3 * sample_rate), 4 * p)
+        hop = max(window // 2, 1)
+        window = max(window, hop + lookahead + p)
+        return window, hop, lookahead
 
     def _repair(
         self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray
@@ -142,12 +176,14 @@ class Declip(HopRepair):
         from . import _repair_kernels as k
 
         window, hop, lookahead = self._geometry(sample_rate)
-        p = self.ar_order
+        orders, long_fit = self._candidates()
+        if window > 2 * hop + lookahead:
+            long_fit[:] = False  # the work buffer holds no more than window + hop before a hop
         return int(
             k.declip_hops(
-                work, raw, start, hops, hop, lookahead - 2 * p, np.hanning(window + 2)[1:-1], p,
-                10.0 ** (-self.tolerance_db / 20.0), self.min_run_samples, MIN_EVIDENCE, PASSES,
-                MAX_ROUNDS, memory,
+                work, raw, start, hops, hop, lookahead - 2 * int(orders.max()), np.hanning(window + 2)[1:-1],
+                np.hanning(2 * window + 2)[1:-1], orders, long_fit, 10.0 ** (-self.tolerance_db / 20.0),
+                self.min_run_samples, MIN_EVIDENCE, PASSES, MAX_ROUNDS, PROBE, MARGIN, memory,
             )
         )
 
