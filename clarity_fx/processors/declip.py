@@ -3,7 +3,8 @@
 Constrained least-squares AR interpolation (Godsill & Rayner 1998, ch. 5,
 with the clipping constraint of consistent declipping, Kitić, Bertin &
 Gribonval 2015; Záviška et al. 2018): the clipped samples are missing, but
-known to lie at or beyond the clip level with the clipped sign.
+known to lie at or beyond the clip level with the clipped sign. Each hop's
+AR model is chosen by cross-validation on the hop clipped again 3 dB lower.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Declip(HopRepair):
     max_run_ms : float, optional
         Longest stretch restored in one piece (default 10 ms); it sets the
         look-ahead and so the latency.
+    choose_order : bool, optional
+        Pick each hop's model by cross-validation (default True, step 5);
+        off, every hop uses order ``P`` (and the latency is shorter).
 
     Notes
     -----
@@ -99,8 +103,28 @@ class Declip(HopRepair):
        the clip level are fixed at it and the rest solved again (projection
        onto the constraint, iterated, at most 8 rounds).
     4. Refit the model on the restoration and repeat 3 (3 passes).
+    5. With ``choose_order``, steps 2–4 run for five candidate models, of
+       orders ``P, P/2, 2P, 3P`` fitted on the window and ``3P`` on a
+       window twice as long (a long clipped run of bass needs the
+       resolution), on the hop **clipped again 3 dB lower** (``ℓ' =
+       10^{−3/20}·ℓ``), where the newly clipped samples ``v`` are known.
+       Each candidate ``m`` is scored by its squared error there plus its
+       shortfall below the real level on the clipped samples ``u``,
 
-    Latency: ``N/2 + ⌈max_run⌉ + 2P`` samples. Channels are restored
+       .. math::
+
+           J_m = \sum_{v} (\hat x^{(m)}_v − x_v)^2
+                 + \sum_{u} \max(0,\, ℓ_u − s_u \hat x^{(m)}_u)^2 ,
+
+       and the hop is restored with the lowest (the default order ``P``
+       wins unless another scores below 0.85 of it): order selection by
+       cross-validation on the hop's own data (Stone 1974), here on a
+       harder copy of the same clipping problem. A fixed order is either
+       too low for long runs or, on line spectra, high enough to learn the
+       clipping's own harmonics, which the first fit sees.
+
+    Latency: ``N/2 + ⌈max_run⌉ + 2P_max`` samples, ``P_max`` the highest
+    candidate order (``3P``; ``P`` without ``choose_order``). Channels are restored
     independently. After a stream, :attr:`repaired_samples` counts the
     samples re-estimated.
 
@@ -115,6 +139,9 @@ class Declip(HopRepair):
        synthesis-based sparse audio declipper", ICASSP 2019; and "Audio
        declipping with (weighted) analysis social sparsity", 2018 (A-SPADE
        evaluation, ΔSDR).
+    .. [4] M. Stone, "Cross-validatory choice and assessment of statistical
+       predictions", J. R. Stat. Soc. B 36 (1974) (choosing the model by
+       how it predicts held-out data).
 
     Examples
     --------
@@ -153,7 +180,7 @@ class Declip(HopRepair):
         return _ClippingDeclip()
 
     def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
-        """The candidate models' orders and long-window flags (one, ``ar_order``, without ``choose_order``)."""
+        """Candidate orders and long-window flags; just ``ar_order`` without ``choose_order``."""
         p = self.ar_order
         if not self.choose_order:
             return np.array([p], np.int64), np.zeros(1, np.bool_)
