@@ -161,7 +161,9 @@ def test_cross_validated_order_beats_the_fixed_order_on_heavy_clipping():
     assert chosen >= fixed + 2.0
     level = np.abs(clipped).max()
     was_clipped = np.abs(clipped) >= level * 10 ** (-chosen_plugin.tolerance_db / 20)
-    assert np.all(np.abs(out[was_clipped]) >= level)  # still consistent
+    # still consistent: clipped sign kept, at or beyond the clip level; the rest untouched
+    assert np.all(np.sign(out[was_clipped]) == np.sign(clipped[was_clipped]))
+    assert np.all(np.abs(out[was_clipped]) >= np.abs(clipped[was_clipped]))
     np.testing.assert_array_equal(out[~was_clipped], clipped[~was_clipped])
 
 
