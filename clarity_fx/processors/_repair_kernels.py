@@ -360,52 +360,144 @@ def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, memory, flag
 
 
 @njit
-def declip_hops(x, raw, s0, hops, hop, reach, window, order, ratio, min_run, min_evidence, passes,
-                max_rounds, peaks):
+def _restore_clusters(x, raw, s, win_hi, window, p, flags, bound_all, sign_all, starts, ends, passes,
+                      max_rounds):
+    """Restore the flagged clusters ``[starts, ends)`` of ``x`` under an order-``p`` AR model.
+
+    The model is fitted on ``x[win_hi − len(window) : win_hi]``, the clusters
+    re-estimated from ``raw`` by :func:`ls_interpolate` held to ``sign·x ≥
+    bound``, and the model refitted on the result, ``passes`` times in all.
+    """
+    a = np.empty(p + 1)
+    c = np.empty(p + 1)
+    win_lo = win_hi - window.shape[0]
+    for _ in range(passes):
+        ar_fit(x, win_lo, window, p, a, c)
+        for q in range(starts.shape[0]):
+            m = 0
+            for t in range(starts[q], ends[q]):
+                m += flags[t - s]
+            unknown = np.empty(m, np.int64)
+            bound = np.empty(m)
+            sign = np.empty(m)
+            m = 0
+            for t in range(starts[q], ends[q]):
+                if flags[t - s]:
+                    unknown[m] = t
+                    bound[m] = bound_all[t - s]
+                    sign[m] = sign_all[t - s]
+                    x[t] = raw[t]
+                    m += 1
+            ls_interpolate(x, unknown, c, bound, sign, max_rounds)
+
+
+@njit
+def _probe_flags(raw, s, lo, hi, span, flags, bound_all, sign_all, levels, ratio, probe, min_run,
+                 pflags, pbound, psign):
+    """The hop clipped again ``probe`` lower: flags, bounds and signs into ``pflags, pbound, psign``.
+
+    Every clipped sample stays flagged, its bound scaled by ``probe``; the
+    unclipped samples at or beyond ``probe·ratio·ℓ``, in runs of at least
+    ``min_run``, join them (their true values are known). Returns how many joined.
+    """
+    for i in range(span):
+        pflags[i] = flags[i]
+        pbound[i] = bound_all[i] * probe if bound_all[i] > 0.0 else bound_all[i]
+        psign[i] = sign_all[i]
+    joined = 0
+    for slot in range(2):
+        polarity = 1.0 - 2.0 * slot
+        if levels[slot] <= 0.0:
+            continue
+        near = levels[slot] * ratio * probe
+        t = s
+        while t > lo and polarity * raw[t - 1] >= near:
+            t -= 1
+        while t < s + span:
+            if polarity * raw[t] >= near:
+                u = t
+                while u < hi and polarity * raw[u] >= near:
+                    u += 1
+                if u - t >= min_run:
+                    for v in range(max(t, s), min(u, s + span)):
+                        if not flags[v - s]:
+                            pflags[v - s] = True
+                            pbound[v - s] = levels[slot] * probe
+                            psign[v - s] = polarity
+                            joined += 1
+                t = u
+            else:
+                t += 1
+    return joined
+
+
+@njit
+def declip_hops(x, raw, s0, hops, hop, reach, window, long_window, orders, long_fit, ratio, min_run,
+                min_evidence, passes, max_rounds, probe, margin, peaks):
     """Detect and consistently restore clipped runs in ``hops`` hops of ``x``; returns flag count.
 
     ``raw`` is the untouched input (same indexing as ``x``); ``peaks`` the
-    stream's memory of :func:`_clip_flags` (levels and robust peaks so far), updated. For each hop the
-    clipped samples in ``[s, s + hop + reach)`` are flagged from ``raw``; each
-    cluster starting inside the hop is re-estimated by LS AR interpolation held
-    to ``sign·x ≥ ℓ``, and the model refitted on the result ``passes`` times.
+    stream's memory of :func:`_clip_flags` (levels and robust peaks so far),
+    updated. For each hop the clipped samples in ``[s, s + hop + reach)`` are
+    flagged from ``raw``; each cluster starting inside the hop is re-estimated
+    by LS AR interpolation held to ``sign·x ≥ ℓ`` (:func:`_restore_clusters`).
+
+    The model is candidate ``j``: order ``orders[j]``, fitted on ``window``
+    or, where ``long_fit[j]``, on ``long_window`` (both ending ``2·max(orders)``
+    past the span). With more than one candidate each is scored by
+    cross-validation: the hop is clipped again ``probe`` lower
+    (:func:`_probe_flags`) and restored; the score is the squared error on the
+    newly clipped samples (known) plus the squared shortfall below ``ℓ`` on
+    the clipped ones. The lowest score wins; candidate 0's is first
+    multiplied by ``margin`` (another must beat the default clearly).
     """
-    p = order
+    p = orders.max()
     w = window.shape[0]
-    a = np.empty(p + 1)
-    c = np.empty(p + 1)
     span = hop + reach
     flags = np.zeros(span, np.bool_)
     bound_all = np.zeros(span)
     sign_all = np.zeros(span)
+    pflags = np.zeros(span, np.bool_)
+    pbound = np.zeros(span)
+    psign = np.zeros(span)
+    saved = np.empty(span)
     total = 0
     for h in range(hops):
         s = s0 + h * hop
         end = s + span
-        win_lo = end + 2 * p - w
-        n = _clip_flags(raw, s, win_lo, end + 2 * p, span, ratio, min_run, min_evidence, peaks,
+        win_hi = end + 2 * p
+        win_lo = win_hi - w
+        n = _clip_flags(raw, s, win_lo, win_hi, span, ratio, min_run, min_evidence, peaks,
                         flags, bound_all, sign_all)
         if n == 0:
             continue
         for i in range(hop):
             total += flags[i]
         starts, ends = _runs_to_clusters(flags, s, end, s + hop, p)
-        for _ in range(passes):
-            ar_fit(x, win_lo, window, p, a, c)
-            for q in range(starts.shape[0]):
-                m = 0
-                for t in range(starts[q], ends[q]):
-                    m += flags[t - s]
-                unknown = np.empty(m, np.int64)
-                bound = np.empty(m)
-                sign = np.empty(m)
-                m = 0
-                for t in range(starts[q], ends[q]):
-                    if flags[t - s]:
-                        unknown[m] = t
-                        bound[m] = bound_all[t - s]
-                        sign[m] = sign_all[t - s]
-                        x[t] = raw[t]
-                        m += 1
-                ls_interpolate(x, unknown, c, bound, sign, max_rounds)
+        best = 0
+        if orders.shape[0] > 1 and _probe_flags(raw, s, win_lo, win_hi, span, flags, bound_all,
+                                                sign_all, peaks, ratio, probe, min_run, pflags, pbound,
+                                                psign) > 0:
+            pstarts, pends = _runs_to_clusters(pflags, s, end, s + hop, p)
+            for i in range(span):
+                saved[i] = x[s + i]
+            best_err = np.inf
+            for j in range(orders.shape[0]):
+                _restore_clusters(x, raw, s, win_hi, long_window if long_fit[j] else window, orders[j],
+                                  pflags, pbound, psign, pstarts, pends, passes, max_rounds)
+                err = 0.0
+                for i in range(span):
+                    if pflags[i] and not flags[i]:
+                        err += (x[s + i] - raw[s + i]) ** 2
+                    elif flags[i] and bound_all[i] > 0.0 and sign_all[i] * x[s + i] < bound_all[i]:
+                        err += (bound_all[i] - sign_all[i] * x[s + i]) ** 2
+                if j == 0:
+                    err *= margin
+                if err < best_err:
+                    best_err = err
+                    best = j
+                for i in range(span):
+                    x[s + i] = saved[i]
+        _restore_clusters(x, raw, s, win_hi, long_window if long_fit[best] else window, orders[best],
+                          flags, bound_all, sign_all, starts, ends, passes, max_rounds)
     return total

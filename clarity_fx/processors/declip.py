@@ -3,7 +3,8 @@
 Constrained least-squares AR interpolation (Godsill & Rayner 1998, ch. 5,
 with the clipping constraint of consistent declipping, Kitić, Bertin &
 Gribonval 2015; Záviška et al. 2018): the clipped samples are missing, but
-known to lie at or beyond the clip level with the clipped sign.
+known to lie at or beyond the clip level with the clipped sign. Each hop's
+AR model is chosen by cross-validation on the hop clipped again 3 dB lower.
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ MAX_ROUNDS = 8
 #: before it counts as a clip level: one flat-topped crest of two equal
 #: samples is not a pile-up.
 MIN_EVIDENCE = 3
+
+#: The candidate models of ``choose_order``: (order as a multiple of
+#: ``ar_order``, fitted on the long window of twice ``window_ms``). The
+#: first is the default the others must beat.
+CANDIDATES = ((1.0, False), (0.5, False), (2.0, False), (3.0, False), (3.0, True))
+
+#: The cross-validation clip level, relative to the detected one (−3 dB).
+PROBE = 10.0 ** (-3.0 / 20.0)
+
+#: A candidate other than the default wins only if its score is below this
+#: share of the default's.
+MARGIN = 0.85
 
 
 class Declip(HopRepair):
@@ -52,6 +65,9 @@ class Declip(HopRepair):
     max_run_ms : float, optional
         Longest stretch restored in one piece (default 10 ms); it sets the
         look-ahead and so the latency.
+    choose_order : bool, optional
+        Pick each hop's model by cross-validation (default True, step 5);
+        off, every hop uses order ``P`` (and the latency is shorter).
 
     Notes
     -----
@@ -87,8 +103,28 @@ class Declip(HopRepair):
        the clip level are fixed at it and the rest solved again (projection
        onto the constraint, iterated, at most 8 rounds).
     4. Refit the model on the restoration and repeat 3 (3 passes).
+    5. With ``choose_order``, steps 2–4 run for five candidate models, of
+       orders ``P, P/2, 2P, 3P`` fitted on the window and ``3P`` on a
+       window twice as long (a long clipped run of bass needs the
+       resolution), on the hop **clipped again 3 dB lower** (``ℓ' =
+       10^{−3/20}·ℓ``), where the newly clipped samples ``v`` are known.
+       Each candidate ``m`` is scored by its squared error there plus its
+       shortfall below the real level on the clipped samples ``u``,
 
-    Latency: ``N/2 + ⌈max_run⌉ + 2P`` samples. Channels are restored
+       .. math::
+
+           J_m = \sum_{v} (\hat x^{(m)}_v − x_v)^2
+                 + \sum_{u} \max(0,\, ℓ_u − s_u \hat x^{(m)}_u)^2 ,
+
+       and the hop is restored with the lowest (the default order ``P``
+       wins unless another scores below 0.85 of it): order selection by
+       cross-validation on the hop's own data (Stone 1974), here on a
+       harder copy of the same clipping problem. A fixed order is either
+       too low for long runs or, on line spectra, high enough to learn the
+       clipping's own harmonics, which the first fit sees.
+
+    Latency: ``N/2 + ⌈max_run⌉ + 2P_max`` samples, ``P_max`` the highest
+    candidate order (``3P``; ``P`` without ``choose_order``). Channels are restored
     independently. After a stream, :attr:`repaired_samples` counts the
     samples re-estimated.
 
@@ -103,6 +139,9 @@ class Declip(HopRepair):
        synthesis-based sparse audio declipper", ICASSP 2019; and "Audio
        declipping with (weighted) analysis social sparsity", 2018 (A-SPADE
        evaluation, ΔSDR).
+    .. [4] M. Stone, "Cross-validatory choice and assessment of statistical
+       predictions", J. R. Stat. Soc. B 36 (1974) (choosing the model by
+       how it predicts held-out data).
 
     Examples
     --------
@@ -131,10 +170,32 @@ class Declip(HopRepair):
         10.0, unit="ms", minimum=0.1, maximum=50.0, help="Longest stretch restored in one piece."
     )
 
+    choose_order = Param(
+        True, kind=bool, help="Pick each hop's AR model by cross-validation (orders P/2 to 3P)."
+    )
+
     @classmethod
     def conformance_example(cls) -> Declip:
         """An engaged example for the shared conformance tests (the noise is clipped)."""
         return _ClippingDeclip()
+
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate orders and long-window flags; just ``ar_order`` without ``choose_order``."""
+        p = self.ar_order
+        if not self.choose_order:
+            return np.array([p], np.int64), np.zeros(1, np.bool_)
+        orders = np.array([max(round(k * p), 2) for k, _ in CANDIDATES], np.int64)
+        return orders, np.array([long for _, long in CANDIDATES], np.bool_)
+
+    def _geometry(self, sample_rate: float) -> tuple[int, int, int]:
+        """``(window, hop, lookahead)`` as :meth:`HopRepair._geometry`, for the highest candidate order."""
+        p = int(self._candidates()[0].max())
+        reach = max(1, round(self.max_run_ms * 1e-3 * sample_rate))
+        lookahead = reach + 2 * p
+        window = max(round(self.window_ms * 1e-3 * sample_rate), 4 * p)
+        hop = max(window // 2, 1)
+        window = max(window, hop + lookahead + p)
+        return window, hop, lookahead
 
     def _repair(
         self, work: np.ndarray, raw: np.ndarray, start: int, hops: int, sample_rate: float, memory: np.ndarray
@@ -142,12 +203,14 @@ class Declip(HopRepair):
         from . import _repair_kernels as k
 
         window, hop, lookahead = self._geometry(sample_rate)
-        p = self.ar_order
+        orders, long_fit = self._candidates()
+        if window > 2 * hop + lookahead:
+            long_fit[:] = False  # the work buffer holds no more than window + hop before a hop
         return int(
             k.declip_hops(
-                work, raw, start, hops, hop, lookahead - 2 * p, np.hanning(window + 2)[1:-1], p,
-                10.0 ** (-self.tolerance_db / 20.0), self.min_run_samples, MIN_EVIDENCE, PASSES,
-                MAX_ROUNDS, memory,
+                work, raw, start, hops, hop, lookahead - 2 * int(orders.max()), np.hanning(window + 2)[1:-1],
+                np.hanning(2 * window + 2)[1:-1], orders, long_fit, 10.0 ** (-self.tolerance_db / 20.0),
+                self.min_run_samples, MIN_EVIDENCE, PASSES, MAX_ROUNDS, PROBE, MARGIN, memory,
             )
         )
 
