@@ -45,7 +45,11 @@ The peer tool is ``ffmpeg`` (Debian package ``ffmpeg``), run as a subprocess.
    played no part in the choice (pingus-2.it, goin_march.it; same hum), a
    hum as loud as the programme came out 35.3 and 35.4 dB down, and 25.3
    and 27.8 dB at −10 dB (the unweighted 4 s fit before: 33.2, 25.5; 23.0,
-   15.3).
+   15.3). The tracker's comb (Σ log(1 + P_k/N_k) and a second path that must
+   win over 2 s) was then chosen on pingus-1.it at −20 dB; on the two
+   held-out pieces it gives 35.1, 35.4 dB (0 dB), 25.0, 27.7 dB (−10 dB)
+   and 16.9, 18.2 dB at −20 dB, where the power-sum comb before gave 4.1
+   and 18.4 dB (it followed notes in pingus-2.it).
 2. **Leveler** against ``ffmpeg -af dynaudnorm`` (defaults) and single-pass
    ``ffmpeg -af loudnorm=I=-18`` (dynamic mode, otherwise defaults), on
    three passages of speech (the nine words, 13 s each) at −30, −18 and

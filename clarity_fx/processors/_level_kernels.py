@@ -92,10 +92,10 @@ def synthesize(first, count, ratio, centre0, hop, frame0, delta, beta, amps, hum
 
 
 @njit
-def comb_power(weighted, tau, deltas, scale):
-    """``Σ_{c,k} scale[k]·|Σ_i weighted[c, k, i] · exp(−j2π(k+1)Δτ_i)|²`` for every Δ in ``deltas``."""
+def comb_lines(weighted, tau, deltas):
+    """``P[k, g] = Σ_c |Σ_i weighted[c, k, i] · exp(−j2π(k+1)·deltas[g]·τ_i)|²``: each harmonic's power."""
     channels, harmonics, length = weighted.shape
-    power = np.zeros(deltas.shape[0])
+    power = np.zeros((harmonics, deltas.shape[0]))
     acc = np.zeros((channels, harmonics), np.complex128)
     for g in range(deltas.shape[0]):
         acc[:, :] = 0.0
@@ -107,11 +107,9 @@ def comb_power(weighted, tau, deltas, scale):
                 p = p * e1
                 for c in range(channels):
                     acc[c, k] += weighted[c, k, i] * p
-        total = 0.0
         for c in range(channels):
             for k in range(harmonics):
-                total += scale[k] * (acc[c, k].real ** 2 + acc[c, k].imag ** 2)
-        power[g] = total
+                power[k, g] += acc[c, k].real ** 2 + acc[c, k].imag ** 2
     return power
 
 
