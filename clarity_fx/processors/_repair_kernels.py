@@ -296,6 +296,22 @@ def _kth_highest(raw, lo, hi, polarity, k):
 
 
 @njit
+def _run_start(raw, t, lo, polarity, near):
+    """Start (at least ``lo``) of the run with ``polarity·raw ≥ near`` that ends at ``t``."""
+    while t > lo and polarity * raw[t - 1] >= near:
+        t -= 1
+    return t
+
+
+@njit
+def _run_end(raw, t, hi, polarity, near):
+    """End (exclusive, at most ``hi``) of the run with ``polarity·raw ≥ near`` starting at ``t``."""
+    while t < hi and polarity * raw[t] >= near:
+        t += 1
+    return t
+
+
+@njit
 def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, memory, flags, bound, sign):
     """Flag clipped samples of ``raw[s : s + span]``; the levels come from ``raw[lo:hi]``.
 
@@ -334,14 +350,10 @@ def _clip_flags(raw, s, lo, hi, span, ratio, min_run, min_evidence, memory, flag
             level = memory[slot] if memory[slot] > 0.0 else levels[1 - slot]
         near = level * ratio if clipped else level * OUTLIER_GAP
         # flag the runs that touch [s, s + span); a run's extent is read from the whole window
-        t = s
-        while t > lo and polarity * raw[t - 1] >= near:
-            t -= 1
+        t = _run_start(raw, s, lo, polarity, near)
         while t < s + span:
             if polarity * raw[t] >= near:
-                u = t
-                while u < hi and polarity * raw[u] >= near:
-                    u += 1
+                u = _run_end(raw, t, hi, polarity, near)
                 for v in range(max(t, s), min(u, s + span)):
                     if clipped and u - t >= min_run:
                         flags[v - s] = True
@@ -410,14 +422,10 @@ def _probe_flags(raw, s, lo, hi, span, flags, bound_all, sign_all, levels, ratio
         if levels[slot] <= 0.0:
             continue
         near = levels[slot] * ratio * probe
-        t = s
-        while t > lo and polarity * raw[t - 1] >= near:
-            t -= 1
+        t = _run_start(raw, s, lo, polarity, near)
         while t < s + span:
             if polarity * raw[t] >= near:
-                u = t
-                while u < hi and polarity * raw[u] >= near:
-                    u += 1
+                u = _run_end(raw, t, hi, polarity, near)
                 if u - t >= min_run:
                     for v in range(max(t, s), min(u, s + span)):
                         if not flags[v - s]:
