@@ -233,6 +233,7 @@ def bench_dehum() -> None:
           " damage = P(hum)/P(e - that fit)")
     methods = {
         "cfx.Dehum()": lambda x: run_plugin(cfx.Dehum(), x),
+        "cfx.Dehum(window_s=12)": lambda x: run_plugin(cfx.Dehum(window_s=12.0), x),
         "preset hum-removal": lambda x: run_plugin(cfx.load_preset("hum-removal"), x),
     }
     if ffmpeg_available():

@@ -45,6 +45,32 @@ def test_drifting_hum_is_reduced_by_30_db():
     assert reduction_db(h, out, clean) >= 30.0
 
 
+def test_hum_is_removed_to_the_first_and_last_second():
+    """The windows of the first and last frames reach past the audio; that silence holds no hum
+    and gets no weight (weighted as audio, it pulled the fit towards zero: 18 dB there)."""
+    h = hum(8.0, 50.2, 50.2)
+    clean = 0.0005 * np.random.default_rng(2).standard_normal(h.size)
+    out = cfx.Dehum()((clean + h).astype(np.float32), SR)
+    for edge in (slice(0, SR), slice(-SR, None)):
+        left = np.mean((out[edge] - clean[edge]) ** 2)
+        assert 10 * np.log10(np.mean(h[edge] ** 2) / left) >= 40.0
+
+
+def test_a_long_window_follows_a_wandering_hum():
+    """Beyond the tracker's 6 s the fit's phase follows the tracked f0 (and its remaining error,
+    fitted across the harmonics): a hum whose f0 swings ±0.1 Hz over 20 s, under noise 10 dB
+    above it, is removed by 30 dB with a 10 s window (32.2 dB; one chirp over the whole window,
+    as before: 24.4 dB)."""
+    n = int(16.0 * SR)
+    t = np.arange(n) / SR
+    phase = 2 * np.pi * np.cumsum(50.0 + 0.1 * np.sin(2 * np.pi * t / 20.0)) / SR
+    h = sum(np.cos(k * phase + k) / k for k in range(1, 5))
+    h *= 0.05 / np.sqrt(np.mean(h**2))
+    noise = 0.158 * np.random.default_rng(5).standard_normal(n)
+    out = cfx.Dehum(window_s=10.0, harmonics=4)((noise + h).astype(np.float32), SR)
+    assert reduction_db(h, out, noise) >= 30.0
+
+
 def test_hum_is_fitted_where_the_programme_pauses():
     """Weighted least squares: loud noise that stops every 0.5 s (like speech between words) hides
     a steady hum from an unweighted fit, which takes the noise within its 1.5/window_s Hz bands
@@ -66,14 +92,17 @@ def test_hum_is_fitted_where_the_programme_pauses():
 
 
 def test_white_programme_loses_at_most_the_fits_bandwidth():
-    """With no hum, what is taken from white noise is at most K bands of 1.5/window_s Hz."""
+    """With no hum, what is taken from white noise is at most K bands of 3/window_s Hz where the
+    window lies wholly inside the audio: twice an unweighted Hann fit's 1.5/window_s, as the
+    re-weighting narrows the window's effective length (measured: 1.8 times; 6 s of audio hid
+    this before, when the silence past the ends still pulled every fit towards zero)."""
     rng = np.random.default_rng(3)
-    clean = 0.1 * rng.standard_normal(6 * SR)
+    clean = 0.1 * rng.standard_normal(12 * SR)
     dehum = cfx.Dehum(mains_hz=50.0)
     out = dehum(clean.astype(np.float32), SR)
-    span = slice(SR, -SR)
+    span = slice(3 * SR, -3 * SR)
     removed = np.mean((clean[span] - out[span]) ** 2) / np.mean(clean[span] ** 2)
-    bound = dehum.harmonics * 1.5 / dehum.window_s / (SR / 2)
+    bound = dehum.harmonics * 3.0 / dehum.window_s / (SR / 2)
     assert removed <= bound
 
 
@@ -154,10 +183,11 @@ def test_removed_plus_processed_is_the_input():
 
 
 def test_latency_is_the_formula():
-    dehum = cfx.Dehum(window_s=4.0)
-    span = round(4.0 / 4 / HOP_S)
-    expected = (1 + span) * 100 * 48 + (2000 + 2) * 48
-    assert dehum.latency_for(48000) == expected
+    # (1 + J)·hop + (tracker half window + 2), in samples; J = the hops in the tracker's
+    # quarter window, or in the fit's half window when that is longer than the tracker's
+    for window, hops, half in ((4.0, 10, 2000), (12.0, 60, 3000), (0.5, 1, 250), (6.0, 15, 3000)):
+        expected = (1 + hops) * 100 * 48 + (half + 2) * 48
+        assert cfx.Dehum(window_s=window).latency_for(48000) == expected
 
 
 def test_parameters_are_checked():

@@ -53,6 +53,16 @@ BACKGROUND_FLOOR = 1e-4
 PASSES = 3
 LOCAL_S = 0.2
 LOCAL_FLOOR = 0.03
+#: The tracker's window, seconds (``window_s`` if shorter): its comb holds Δ constant over it.
+TRACK_S = 6.0
+#: A fit window longer than the tracker's follows the track's phase; its remaining error,
+#: common to the harmonics, is measured per PHASE_BLOCK_S block and fitted by a polynomial of
+#: PHASE_ORDER (no constant term), PHASE_PASSES times, before the last amplitude fit; a
+#: correction beyond PHASE_LIMIT radians (of the fundamental) is dropped.
+PHASE_BLOCK_S = 1.0
+PHASE_ORDER = 3
+PHASE_PASSES = 2
+PHASE_LIMIT = 1.0
 #: Highest harmonic frequency kept, as a fraction of the sample rate.
 MAX_HARMONIC_FRACTION = 0.45
 
@@ -101,10 +111,12 @@ class Dehum(Plugin):
     drift_hz : float, optional
         How far the fundamental may be from ``mains_hz``, Hz (default 1.5).
     window_s : float, optional
-        Length of the analysis window, seconds (default 6). Longer windows
-        take less of the programme near each harmonic (an unweighted fit's
-        bandwidth is about ``1.5 / window_s`` Hz) but follow a hum whose level
-        changes more slowly, and add latency.
+        Length of the amplitude fit's window, seconds (default 6, at most
+        30). Longer windows take less of the programme near each harmonic
+        (an unweighted fit's bandwidth is about ``1.5 / window_s`` Hz) but
+        follow a hum whose level changes more slowly, cost more and add
+        latency (about ``window_s/2 + 3.1`` s beyond 6 s). The f0 tracker's
+        own window is ``min(window_s, 6)`` s.
 
     Notes
     -----
@@ -153,14 +165,21 @@ class Dehum(Plugin):
        ``window_s/2`` decides 50 or 60 Hz: the one with the larger
        ``Σ_k log(1 + P_k/N_k)`` at its comb peak, i.e. more harmonics that
        stand out of the programme, not one loud line.
+    2b. The tracker's window is ``T = min(window_s, 6 s)``: its comb holds
+       Δ constant over it, so it is not made longer with the fit's.
     3. **Smoothing.** A straight line through the estimates within
-       ``±window_s/4`` of frame ``m`` gives its offset ``Δ_m`` and drift rate
+       ``±T/4`` of frame ``m`` gives its offset ``Δ_m`` and drift rate
        ``β_m`` (Hz/s), so within the frame ``f_0(τ) = f_c + Δ_m + β_m τ``.
     4. **Weighted least-squares fit** (iteratively re-weighted, [4]_). With
        ``θ_k(τ) = 2πk(Δ_m τ + β_m τ²/2)``, the window demodulated along the
        model, ``y_k[i] = 2 z_k[i] e^{-jθ_k(τ_i)} / (D g_k)`` (``g_k`` the
        integrate-and-dump gain at ``kΔ``), holds the hum as the constant
-       ``c_k`` and the programme as what moves. Starting from the Hann-weighted
+       ``c_k`` and the programme as what moves. Where the fit's window is
+       longer than ``T``, beyond ``±T/2`` the model's phase follows the
+       tracked Δ of the frames there (linear between frame centres),
+       integrated on from the chirp's ends. Samples outside the stream
+       (before its start, or the flush's silence after its end) get no
+       weight: they hold no hum. Starting from the Hann-weighted
        mean ``c_k^{(0)} = Σ v y_k / Σ v``, three times:
 
        .. math:: S_k[i] = \overline{\big|\overline{y_k - c_k^{(p)}}\big|^2}[i], \quad
@@ -181,10 +200,26 @@ class Dehum(Plugin):
        average's length in baseband samples, so ``W·S_k`` is the programme's
        density): a harmonic buried in the programme is left alone rather than
        replaced by programme.
+    4b. **Phase refinement** (a fit window longer than ``T`` only). The track
+       integrated over many seconds drifts from the hum's phase by a common
+       error ``ε(τ)`` (``kε`` at harmonic ``k``). Per 1 s block ``b`` the
+       weighted means ``ȳ_{k,b}`` should be ``c_k e^{jkε_b}``; to first order
+       ``ε_b = Σ_k k\,Im(ȳ_{k,b} c_k^*) U_{k,b} / Σ_k k²|c_k|² U_{k,b}``
+       (``U`` the block's summed weight), and ``ε(τ) = a_1τ + a_2τ² + a_3τ³``
+       is fitted to the blocks by weighted least squares, removed from
+       ``y``, and the fit above repeated; twice per frame, starting from
+       the last frame's correction moved to this frame's centre (so the
+       passes go on refining it from frame to frame, a phase-locked loop in
+       effect). ``a_1/2π`` and ``a_2/π`` correct the frame's ``Δ_m`` and
+       ``β_m``. A correction that moves the fundamental's phase by more
+       than 1 rad somewhere in the window is following the programme (a note
+       the tracker has taken), not the hum: that frame keeps its plain fit
+       and the next starts afresh.
     5. **Synthesis.** Each frame's chirp model is evaluated per sample and
        adjacent frames are cross-faded linearly; ``ĥ`` is subtracted from the
-       input, delayed by the latency
-       ``(1 + J)·0.1 s + window_s/2`` (J = hops in ``window_s/4``): 4.6 s by default.
+       input, delayed by the latency ``(1 + J)·0.1 s + T/2``, J the hops in
+       ``T/4``, or in ``window_s/2`` when the fit's window is longer than
+       ``T``: 4.6 s at 6 s, 9.1 s at 12 s.
 
     What is removed is only what correlates with the harmonics over a
     window, a few tenths of a Hz around each; a tone halfway between
@@ -233,7 +268,7 @@ class Dehum(Plugin):
                       help="Harmonics removed, the fundamental included.")
     drift_hz = Param(1.5, unit="Hz", minimum=0.05, maximum=5.0,
                      help="How far the fundamental may drift from the nominal frequency.")
-    window_s = Param(6.0, unit="s", minimum=0.5, maximum=10.0,
+    window_s = Param(6.0, unit="s", minimum=0.5, maximum=30.0,
                      help="Analysis window: longer takes less programme, shorter follows level changes.")
 
     @classmethod
@@ -246,10 +281,15 @@ class Dehum(Plugin):
         decimation = max(1, round(sample_rate / BASEBAND_RATE_HZ))
         rate = sample_rate / decimation
         hop = max(1, round(HOP_S * rate))
-        half = max(2, round(self.window_s * rate / 2))
-        span = max(1, round(self.window_s / 4 / HOP_S))
-        latency = (1 + span) * hop * decimation + (half + 2) * decimation
-        return {"decimation": decimation, "hop": hop, "half": half, "span": span, "latency": latency}
+        track = min(float(self.window_s), TRACK_S)
+        half = max(2, round(track * rate / 2))  # the tracker's window
+        fit_half = max(half, round(self.window_s * rate / 2))  # the amplitude fit's window
+        span = max(1, round(track / 4 / HOP_S))
+        # the fit of frame m follows the track over its whole window: frames m ± reach
+        reach = max(span, math.ceil(fit_half / hop)) if fit_half > half else span
+        latency = (1 + reach) * hop * decimation + (half + 2) * decimation
+        return {"decimation": decimation, "hop": hop, "half": half, "fit_half": fit_half, "span": span,
+                "reach": reach, "latency": latency}
 
     def latency_for(self, sample_rate: float) -> int:
         return self._geometry(sample_rate)["latency"]
@@ -282,14 +322,19 @@ class Dehum(Plugin):
         i = np.arange(-half, half + 1)
         state.weights = 0.5 * (1.0 + np.cos(np.pi * i / (half + 1)))  # Hann, never zero
         state.tau = i * dec / fs  # seconds from the frame centre
+        fit_half = state.fit_half
+        i = np.arange(-fit_half, fit_half + 1)
+        state.fit_weights = 0.5 * (1.0 + np.cos(np.pi * i / (fit_half + 1)))
+        state.fit_tau = i * dec / fs
         state.k = np.arange(1, state.n_harm + 1)
         state.local_width = max(1, round(LOCAL_S * fs / dec))
 
     # ------------------------------------------------------------------ analysis
-    def _window(self, state: StreamState, m: int) -> np.ndarray:
+    def _window(self, state: StreamState, m: int, half: int | None = None) -> np.ndarray:
         """Baseband ``(F, C, K, 2·half+1)`` around frame ``m``'s centre; zeros before the stream."""
-        lo = m * state.hop - state.half
-        hi = m * state.hop + state.half + 1
+        half = state.half if half is None else half
+        lo = m * state.hop - half
+        hi = m * state.hop + half + 1
         start = lo - state.z_start
         if start >= 0:
             return state.z[..., start : hi - state.z_start]
@@ -441,23 +486,76 @@ class Dehum(Plugin):
         else:
             beta, delta = 0.0, float(d[0])
         k = state.k
-        theta = 2.0 * np.pi * np.outer(k, delta * state.tau + 0.5 * beta * state.tau**2)  # (K, L)
         dec, fs = state.decimation, state.sample_rate
+        # The model's phase: within the tracker's half window of the centre the straight line
+        # (Δ + βτ, the chirp); beyond it, over a longer fit window, the tracked Δ of the frames
+        # there (linear between frame centres), integrated on from the chirp's ends.
+        tau = state.fit_tau
+        phase = delta * tau + 0.5 * beta * tau**2
+        reach, hop, fit_half, near = state.reach, state.hop, state.fit_half, state.half
+        if fit_half > near:
+            frames = np.arange(m - reach, m + reach + 1)
+            known = np.asarray(state.estimates)[np.clip(frames, 0, None) - state.est_start]
+            track = np.interp(np.arange(-fit_half, fit_half + 1), (frames - m) * hop, known) * (dec / fs)
+            right = fit_half + near
+            phase[right + 1 :] = phase[right] + np.cumsum(track[right + 1 :])
+            left = fit_half - near
+            phase[:left] = phase[left] - np.cumsum(track[1 : left + 1][::-1])[::-1]
+        theta = 2.0 * np.pi * np.outer(k, phase)  # (K, L)
         gain = np.sinc(k * delta * dec / fs) / np.sinc(k * delta / fs)  # integrate-and-dump gain at kΔ
         # y: the window demodulated along the model's phase and scaled so that the hum is the
         # constant c_k in it; the programme is what moves.
-        y = self._window(state, m)[0] * np.exp(-1j * theta) * (2.0 / (dec * gain))[:, None]  # (C, K, L)
-        v = state.weights
+        y = self._window(state, m, fit_half)[0] * np.exp(-1j * theta)
+        y *= (2.0 / (dec * gain))[:, None]  # (C, K, L)
+        # Samples outside the stream (before its start, or the flush's silence after its end)
+        # hold no hum: they get no weight, or they would pull the fit towards zero.
+        index = m * hop + np.arange(-fit_half, fit_half + 1)
+        end = state.__dict__.get("end_baseband")
+        inside = (index >= 0) & (index < (end if end is not None else index[-1] + 1))
+        v = state.fit_weights * inside
         first = (y * v).sum(axis=-1) / v.sum()
         # The programme's local power at each harmonic: the residual of that first fit, smoothed
         # over LOCAL_S (a band of 1/LOCAL_S Hz), its power smoothed over LOCAL_S again.
         width = state.local_width
         fit = first
-        for _ in range(PASSES):
-            local = _moving(np.abs(_moving(y - fit[..., None], width)) ** 2, width)
-            weights = v / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
-            total = weights.sum(axis=-1)
-            fit = (weights * y).sum(axis=-1) / total
+        # start from the last frame's phase correction, moved to this frame's centre (the
+        # windows overlap but for one hop), so that the passes go on refining it frame by frame
+        correction = np.zeros(PHASE_ORDER)
+        last = state.__dict__.get("phase_correction")
+        if last is not None and fit_half > near:
+            shift = hop * dec / fs
+            moved = np.polynomial.polynomial.Polynomial(np.concatenate([[0.0], last]))(
+                np.polynomial.polynomial.Polynomial([shift, 1.0]))
+            correction = np.pad(moved.coef, (0, PHASE_ORDER + 1))[1 : PHASE_ORDER + 1]
+            error = np.polynomial.polynomial.polyval(state.fit_tau, np.concatenate([[0.0], correction]))
+            y = y * np.exp(-1j * np.outer(k, error))
+        plain = None  # the fit along the track alone, kept in case the correction runs away
+        for phase_pass in range(PHASE_PASSES + 1):
+            for _ in range(PASSES):
+                local = _moving(np.abs(_moving(y - fit[..., None], width)) ** 2, width)
+                weights = v / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
+                total = weights.sum(axis=-1)
+                fit = (weights * y).sum(axis=-1) / total
+            if phase_pass == PHASE_PASSES or fit_half <= near:
+                break
+            if plain is None:
+                plain = (fit, weights, local, total)
+            coef = self._phase_error(state, y, weights, fit)
+            correction += coef
+            error = np.polynomial.polynomial.polyval(state.fit_tau, np.concatenate([[0.0], coef]))
+            y = y * np.exp(-1j * np.outer(k, error))
+        if fit_half > near:
+            # A correction that moves the fundamental by more than PHASE_LIMIT rad somewhere in the
+            # window follows the programme (a note the tracker has taken), not the hum: this
+            # frame keeps the plain fit, and the next starts afresh.
+            error = np.polynomial.polynomial.polyval(state.fit_tau, np.concatenate([[0.0], correction]))
+            if plain is not None and np.abs(error).max() > PHASE_LIMIT:
+                fit, weights, local, total = plain
+                correction = np.zeros(PHASE_ORDER)
+        state.phase_correction = correction
+        # the phase correction's slope and curvature at the centre move the synthesised chirp too
+        delta += correction[0] / (2.0 * np.pi)
+        beta += 2.0 * correction[1] / (2.0 * np.pi) if PHASE_ORDER > 1 else 0.0
         # Wiener shrinkage: the fit's variance from the programme, Σ u² S / (Σ u)² with the
         # programme's density S = local·width (per baseband sample), is taken off |c|², so a
         # harmonic buried in the programme is left alone rather than replaced by programme.
@@ -467,7 +565,48 @@ class Dehum(Plugin):
         amps = shrink * fit
         state.frames[m] = (float(delta), float(beta), amps)
 
+    def _phase_error(
+        self, state: StreamState, y: np.ndarray, weights: np.ndarray, fit: np.ndarray
+    ) -> np.ndarray:
+        """The track's remaining phase error over the fit's window, common to all harmonics.
+
+        Per block of PHASE_BLOCK_S the weighted means ``ȳ_k`` of the demodulated harmonics
+        should be ``c_k e^{jkε}``; to first order ``Im(ȳ_k c_k^*) = k ε |c_k|²``, so each
+        block's ``ε_b = Σ k Im(ȳ_k c_k^*) U_k / Σ k² |c_k|² U_k`` (``U_k`` the block's summed
+        weight, its precision). A polynomial ``ε(τ) = a_1 τ + … + a_P τ^P`` (no constant: that is
+        the amplitudes' phase) is fitted to the blocks by weighted least squares; returns
+        ``a_1 … a_P`` (radians, τ in seconds).
+        """
+        block = max(1, round(PHASE_BLOCK_S * state.sample_rate / state.decimation))
+        length = y.shape[-1]
+        n_blocks = length // block
+        if n_blocks < PHASE_ORDER + 2:
+            return np.zeros(PHASE_ORDER)
+        start = (length - n_blocks * block) // 2
+        cut = slice(start, start + n_blocks * block)
+        shape = y.shape[:-1] + (n_blocks, block)
+        u = weights[..., cut].reshape(shape)
+        sums = u.sum(axis=-1)  # (C, K, B)
+        means = (u * y[..., cut].reshape(shape)).sum(axis=-1) / np.maximum(sums, 1e-300)
+        k = state.k[:, None]
+        lever = (k * np.abs(fit[..., None]) ** 2) * sums  # k |c|² U
+        num = (k * np.imag(means * np.conj(fit[..., None])) * sums).sum(axis=(0, 1))
+        den = (k * lever).sum(axis=(0, 1))
+        eps = num / np.maximum(den, 1e-300)
+        centres = state.fit_tau[cut].reshape(n_blocks, block).mean(axis=-1)
+        basis = centres[:, None] ** np.arange(1, PHASE_ORDER + 1)[None, :]
+        root = np.sqrt(den / max(den.max(), 1e-300))
+        coef, *_ = np.linalg.lstsq(basis * root[:, None], eps * root, rcond=None)
+        return coef
+
     # ------------------------------------------------------------------ processing
+    def _finish_aligned(self, owed: int) -> np.ndarray:
+        state = self._state
+        if state is not None and "z" in state:
+            # the flush's silence is not audio: the fits leave it out
+            state.end_baseband = state.position // state.decimation
+        return super()._finish_aligned(owed)
+
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         if "z" not in state:
             self._setup(state)
@@ -487,11 +626,11 @@ class Dehum(Plugin):
         # 2. f0 of every frame whose window is complete; 3. fits once their neighbours are known
         while state.nb > state.n_est * state.hop + state.half:
             self._estimate(state, state.n_est)
-        while state.n_est > state.next_fit + state.span:
+        while state.n_est > state.next_fit + state.reach:
             self._fit(state, state.next_fit)
             state.next_fit += 1
         # later fits need the estimates from frame next_fit − span on
-        drop = state.next_fit - state.span - state.est_start
+        drop = state.next_fit - state.reach - state.est_start
         if drop > 0:
             del state.estimates[:drop]
             state.est_start += drop
@@ -524,7 +663,7 @@ class Dehum(Plugin):
             state.raw_start = keep
             for m in [m for m in state.frames if m < m_hi - 1]:
                 del state.frames[m]
-        oldest = state.next_fit * state.hop - state.half - state.z_start
+        oldest = state.next_fit * state.hop - state.fit_half - state.z_start
         if oldest > 0:
             state.z = state.z[..., oldest:]
             state.z_start += oldest
