@@ -40,6 +40,14 @@ The peer tool is ``ffmpeg`` (Debian package ``ffmpeg``), run as a subprocess.
      (least-squares amplitude at its frequency over 2–28 s, output over
      input). Goal: every |gain| ≤ 0.5 dB.
 
+   ``cfx.Dehum(window_s=12)`` is the same processor with a 12 s fit window
+   (its phase following the tracked f0 beyond the tracker's 6 s, with the
+   common phase-error refinement); 12 s was chosen on these three
+   recordings (against 16 and 20 s, which measured lower on speech and
+   pingus-1.it). The 2–28 s span leaves out the first and last seconds,
+   where the end-of-stream fix (silence past the ends gets no weight) moved
+   a steady hum's reduction from 18 to 50 dB (tests/test_dehum.py).
+
    Dehum's defaults (6 s window, three re-weighting passes of its fit) were
    chosen on these three recordings. On two others from pingus-data that
    played no part in the choice (pingus-2.it, goin_march.it; same hum), a
