@@ -142,6 +142,27 @@ def test_tracker_follows_the_hum_not_a_louder_note_beside_it():
     assert reduction_db(h, out, clean) >= 8.0
 
 
+def test_a_path_that_wins_late_replaces_the_estimates_the_fits_have_not_used():
+    """A loud harmonic note at 49.6 Hz in the first 2.5 s takes the first frames; the first path
+    stays on it long after it ends, then climbs over to the hum's second path. When a second
+    path wins or is joined (it is tested over 2 s), the estimates still held are replaced by its
+    own (and before it started by its straight line), so that the fits still to come, 4 s behind
+    at an 8 s window, follow the hum from the start. Before, they kept the note's (0.6 Hz off)
+    for the first 5 s."""
+    seconds = 10.0
+    h = hum(seconds, 50.2, 50.2, harmonics=4)
+    t = np.arange(h.size) / SR
+    burst = t < 2.5
+    note = sum(0.1 / k * np.cos(2 * np.pi * 49.6 * k * t + k) for k in range(1, 5)) * burst
+    clean = note + 0.0005 * np.random.default_rng(9).standard_normal(h.size)
+    dehum = cfx.Dehum(window_s=8.0, harmonics=4)
+    dehum.process((clean + h).astype(np.float32)[: int(9.6 * SR)], SR, reset=False)
+    state = dehum._state
+    assert state.est_start == 0 and state.next_fit < 30  # the fits from 3 s on are still to come
+    held = np.asarray(state.estimates)
+    assert np.max(np.abs(held[state.next_fit :] - 0.2)) < 0.01
+
+
 @pytest.mark.parametrize("mains", [50.0, 60.0])
 def test_finds_the_mains_frequency(mains):
     seconds = 6.0

@@ -39,6 +39,9 @@ REFINE_STEPS_HZ = (0.01, 0.0025, 0.0006)
 REACQUIRE_FRAMES = 20
 CHALLENGE_FRAMES = 20
 CHALLENGE_MARGIN = 1.0
+#: When a second path wins, the estimates before it started are its straight line, with a drift
+#: rate of at most this, Hz/s (mains drifts far slower).
+MAX_DRIFT_RATE = 0.1
 #: The programme's level beside each harmonic (which whitens the comb) is measured every
 #: BACKGROUND_FRAMES frames at BACKGROUND_OFFSETS offsets on each side, 2 Hz apart, starting
 #: BACKGROUND_GAP_HZ beyond the drift range.
@@ -161,6 +164,15 @@ class Dehum(Plugin):
        first; it replaces the first only if over the next 2 s it scores more
        by 1 on average. A note that wins now and then does not take the
        tracker; a hum that lost the first frame to a note can take it back.
+       The first frame's second-best peak starts such a second path at
+       once. When a second path wins, or the first has moved over to it
+       (it left a note that ended), the estimates still held, those the
+       fits still to come will use, are replaced by the second path's
+       (refined like the first's), and before it started by its straight
+       line (drift rate at most 0.1 Hz/s): with the fits lagging by
+       ``J`` hops (below), a switch within that lag leaves no fit on the
+       wrong path. In the flush's silence after the stream's end no path
+       is started or switched.
        With ``mains_hz=None`` the stream's first
        ``window_s/2`` decides 50 or 60 Hz: the one with the larger
        ``Σ_k log(1 + P_k/N_k)`` at its comb peak, i.e. more harmonics that
@@ -231,7 +243,8 @@ class Dehum(Plugin):
     one 10 dB below it 19–31 dB; with ``window_s=12`` 32–41 and 23–34 dB,
     at 2.2× the CPU time (about 0.5 s per second of audio). A hum 20 dB
     below music can still lose the tracker to notes near the harmonics for
-    seconds at a time (3–15 dB removed there; 3–24 dB at 12 s).
+    seconds at a time (3–15 dB removed there; 7–24 dB at 12 s, where a
+    late switch of path still reaches the fits to come).
 
     The fundamental is tracked on all channels together; amplitudes and
     phases are fitted per channel.
@@ -316,6 +329,7 @@ class Dehum(Plugin):
         state.n_est = 0  # frames estimated so far
         state.comb_peak = 0.0
         state.challenger: float | None = None  # Δ of the second path, if one is followed
+        state.path: list[float] = []  # its refined Δ, frame by frame
         state.lead: list[float] = []  # its score less the first path's, frame by frame
         state.frames: dict[int, tuple[float, float, np.ndarray]] = {}  # m -> (Δ, β, c[C, K])
         state.next_fit = 0
@@ -436,31 +450,67 @@ class Dehum(Plugin):
             window = window[best : best + 1]
             weighted = self._whiten(state, window[0])
             state.scale = 1.0 / self._background(state, weighted, state.nominal[0])
-            delta, _ = self._global(state, weighted)
+            delta, power = self._global(state, weighted)
+            # the best peak away from the first starts a second path at once: the first
+            # window holds only half a window of audio, and a note there may win it
+            grid = np.arange(-self.drift_hz, self.drift_hz + 1e-9, GLOBAL_STEP_HZ)
+            away = np.abs(grid - delta) > 2 * LOCAL_SPAN_HZ
+            if away.any():
+                state.challenger = float(grid[away][int(np.argmax(power[away]))])
+                state.lead, state.path, state.first_start = [], [], delta
             delta, peak = self._refine(state, weighted, delta)
         else:
             weighted = self._whiten(state, window[0])
             if m % BACKGROUND_FRAMES == 0:
                 state.scale = 1.0 / self._background(state, weighted, state.nominal[0])
             delta, score = self._local(state, weighted, state.estimates[-1])
+            if state.challenger is not None and "end_baseband" in state:
+                state.challenger, state.lead = None, []
             if state.challenger is not None:
                 # a second path, followed like the first; it replaces the first only if it
                 # scored higher on average over CHALLENGE_FRAMES frames (mains drifts slowly,
                 # so a path that wins only now and then is a note, not the mains)
                 state.challenger, rival = self._local(state, weighted, state.challenger)
                 state.lead.append(rival - score)
+                state.path.append(self._refine(state, weighted, state.challenger)[0])
                 if len(state.lead) >= CHALLENGE_FRAMES:
-                    if np.mean(state.lead) > CHALLENGE_MARGIN:
+                    # the second path wins, or the first has moved over to it (it left a
+                    # note that ended): either way the estimates held are the second's
+                    joined = (abs(delta - state.challenger) <= 2 * LOCAL_SPAN_HZ
+                              and abs(delta - state.first_start) > 2 * LOCAL_SPAN_HZ)
+                    if np.mean(state.lead) > CHALLENGE_MARGIN or joined:
                         delta = state.challenger
+                        self._rewrite(state, m)
                     state.challenger, state.lead = None, []
-            if m % REACQUIRE_FRAMES == 0 and state.challenger is None:
+            ended = "end_baseband" in state  # in the flush's silence the path is kept
+            if m % REACQUIRE_FRAMES == 0 and state.challenger is None and not ended:
                 far, far_score = self._global(state, weighted)
                 if abs(far - delta) > 2 * LOCAL_SPAN_HZ and far_score.max() > score:
-                    state.challenger, state.lead = far, []
+                    state.challenger, state.lead, state.path = far, [], []
+                    state.first_start = delta
             delta, peak = self._refine(state, weighted, delta)
         state.estimates.append(delta)
         state.n_est += 1
         state.comb_peak = peak
+
+    def _rewrite(self, state: StreamState, m: int) -> None:
+        """A second path has won at frame ``m``: the first was following the programme (a note),
+        so the estimates still kept (those the fits to come will use) are replaced by the
+        second path's, and before it started by its first value."""
+        state.phase_correction = None  # refined along the old path: start afresh
+        path = np.asarray(state.path)
+        start = m - path.size + 1  # the frame of the path's first value
+        # before it, the straight line through it (its drift rate at most MAX_DRIFT_RATE)
+        if path.size > 1:
+            slope, offset = np.polyfit(np.arange(path.size), path, 1)
+        else:
+            slope, offset = 0.0, float(path[0])
+        most = MAX_DRIFT_RATE * state.hop * state.decimation / state.sample_rate
+        slope = float(np.clip(slope, -most, most))
+        for q in range(state.est_start, m):
+            i = q - start
+            value = path[i] if i >= 0 else offset + slope * i
+            state.estimates[q - state.est_start] = float(np.clip(value, -self.drift_hz, self.drift_hz))
 
     def _local(self, state: StreamState, weighted: np.ndarray, previous: float) -> tuple[float, float]:
         """The comb's best Δ within ±LOCAL_SPAN_HZ of ``previous``, and its score."""
