@@ -42,6 +42,8 @@ CHALLENGE_MARGIN = 1.0
 #: When a second path wins, the estimates before it started are its straight line, with a drift
 #: rate of at most this, Hz/s (mains drifts far slower).
 MAX_DRIFT_RATE = 0.1
+#: The fewest estimates held for the frames at the stream's ends to be mended from.
+EDGE_FRAMES = 5
 #: The programme's level beside each harmonic (which whitens the comb) is measured every
 #: BACKGROUND_FRAMES frames at BACKGROUND_OFFSETS offsets on each side, 2 Hz apart, starting
 #: BACKGROUND_GAP_HZ beyond the drift range.
@@ -526,12 +528,66 @@ class Dehum(Plugin):
         local = _moving(np.abs(_moving(window, width)) ** 2, width)
         return state.weights * window / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
 
+    def _centre(self, state: StreamState, q: int) -> float:
+        """Where (in frames) the audio of frame ``q``'s tracker window is centred (Hann weighted)."""
+        cache = state.__dict__.setdefault("centres", {})
+        if q not in cache:
+            hop, half = state.hop, state.half
+            end = state.__dict__.get("end_baseband")
+            stop = q * hop + half + 1 if end is None else min(q * hop + half + 1, end)
+            i = np.arange(max(q * hop - half, 0), stop)
+            v = 0.5 * (1.0 + np.cos(np.pi * (i - q * hop) / (half + 1)))
+            cache[q] = float((v * i).sum() / v.sum() / hop)
+        return cache[q]
+
+    def _held(self, state: StreamState, frames: np.ndarray) -> np.ndarray:
+        """The track at ``frames`` for the fits: the estimates, mended at the stream's ends.
+
+        A frame whose tracker window reaches past the stream's start or end holds audio on one
+        side only, so its estimate is the f0 there, not at the frame's centre (a drift of
+        0.033 Hz/s puts it up to 0.05 Hz off). Each such estimate is placed at the centre of the
+        audio its window held (frames whose own centre lies past the end are not used), and the
+        frames there take the track interpolated at their centres, or before the first or after
+        the last placed estimate the straight line through the 2·J + 1 nearest (at least
+        EDGE_FRAMES held, or the estimates are kept).
+        """
+        est = np.asarray(state.estimates)
+        first, hop, half = state.est_start, state.hop, state.half
+        q = np.clip(frames, 0, None)
+        out = est[q - first].copy()
+        lead = math.ceil(half / hop)  # the first frame whose window is wholly inside the stream
+        end = state.__dict__.get("end_baseband")
+        last = (end - half - 1) // hop if end is not None else None  # and the last
+        edge = (q < lead) | ((q > last) if last is not None else False)
+        if not edge.any():
+            return out
+        held = np.arange(first, first + est.size)
+        if end is not None:
+            held = held[held * hop < end]  # a frame centred past the end holds little audio
+        if held.size < EDGE_FRAMES:
+            return out
+        inside = (held >= lead) & ((held <= last) if last is not None else True)
+        times = np.array(
+            [h if ok else self._centre(state, int(h)) for h, ok in zip(held, inside, strict=True)]
+        )
+        values = est[held - first]
+        order = np.argsort(times, kind="stable")
+        times, values = times[order], values[order]
+        mended = np.interp(q.astype(float), times, values)
+        count = 2 * state.span + 1  # as many as the chirp's straight line takes
+        for side, near in ((q < times[0], slice(0, count)), (q > times[-1], slice(-count, None))):
+            if side.any():
+                slope, offset = np.polyfit(times[near], values[near], 1)
+                mended[side] = offset + slope * q[side]
+        out[edge] = mended[edge]
+        return np.clip(out, -self.drift_hz, self.drift_hz)
+
     def _fit(self, state: StreamState, m: int) -> None:
         """Frame ``m``'s smoothed Δ, drift rate β and harmonic amplitudes ``c``."""
         lo, hi = max(0, m - state.span), m + state.span
         q = np.arange(lo, hi + 1)
         t = (q - m) * state.hop * state.decimation / state.sample_rate
-        d = np.asarray(state.estimates[lo - state.est_start : hi + 1 - state.est_start])
+        d = self._held(state, q)
         if q.size > 1:
             beta, delta = np.polyfit(t, d, 1)
         else:
@@ -546,7 +602,7 @@ class Dehum(Plugin):
         reach, hop, fit_half, near = state.reach, state.hop, state.fit_half, state.half
         if fit_half > near:
             frames = np.arange(m - reach, m + reach + 1)
-            known = np.asarray(state.estimates)[np.clip(frames, 0, None) - state.est_start]
+            known = self._held(state, frames)
             track = np.interp(np.arange(-fit_half, fit_half + 1), (frames - m) * hop, known) * (dec / fs)
             right = fit_half + near
             phase[right + 1 :] = phase[right] + np.cumsum(track[right + 1 :])
