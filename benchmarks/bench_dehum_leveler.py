@@ -40,15 +40,18 @@ The peer tool is ``ffmpeg`` (Debian package ``ffmpeg``), run as a subprocess.
      (least-squares amplitude at its frequency over 2–28 s, output over
      input). Goal: every |gain| ≤ 0.5 dB.
 
-   ``cfx.Dehum(window_s=12)`` is the same processor with a 12 s fit window
-   (its phase following the tracked f0 beyond the tracker's 6 s, with the
-   common phase-error refinement); 12 s was chosen on these three
-   recordings (against 16 and 20 s, which measured lower on speech and
-   pingus-1.it). The 2–28 s span leaves out the first and last seconds,
-   where the end-of-stream fix (silence past the ends gets no weight) moved
-   a steady hum's reduction from 18 to 50 dB (tests/test_dehum.py).
+   ``cfx.Dehum()`` fits over 12 s windows (its phase following the tracked
+   f0 beyond the tracker's 6 s, with the common phase-error refinement);
+   12 s was chosen on these three recordings (against 16 and 20 s, which
+   measured lower on speech and pingus-1.it). ``cfx.Dehum(window_s=6)`` is
+   the default before (a fit over the tracker's own window). The 2–28 s
+   span leaves out the first and last seconds, where the end-of-stream
+   fixes (silence past the ends gets no weight; the tracker's one-sided
+   estimates there are mended) moved a steady hum's reduction from 18 to
+   48–59 dB and a drifting one's from 15–17 to 32–52 dB on 8 s of audio
+   (tests/test_dehum.py).
 
-   Dehum's defaults (6 s window, three re-weighting passes of its fit) were
+   The 6 s window and three re-weighting passes of the fit (the defaults then) were
    chosen on these three recordings. On two others from pingus-data that
    played no part in the choice (pingus-2.it, goin_march.it; same hum), a
    hum as loud as the programme came out 35.3 and 35.4 dB down, and 25.3
@@ -241,7 +244,7 @@ def bench_dehum() -> None:
           " damage = P(hum)/P(e - that fit)")
     methods = {
         "cfx.Dehum()": lambda x: run_plugin(cfx.Dehum(), x),
-        "cfx.Dehum(window_s=12)": lambda x: run_plugin(cfx.Dehum(window_s=12.0), x),
+        "cfx.Dehum(window_s=6)": lambda x: run_plugin(cfx.Dehum(window_s=6.0), x),
         "preset hum-removal": lambda x: run_plugin(cfx.load_preset("hum-removal"), x),
     }
     if ffmpeg_available():

@@ -116,7 +116,7 @@ class Dehum(Plugin):
     drift_hz : float, optional
         How far the fundamental may be from ``mains_hz``, Hz (default 1.5).
     window_s : float, optional
-        Length of the amplitude fit's window, seconds (default 6, at most
+        Length of the amplitude fit's window, seconds (default 12, at most
         30). Longer windows take less of the programme near each harmonic
         (an unweighted fit's bandwidth is about ``1.5 / window_s`` Hz) but
         follow a hum whose level changes more slowly, cost more and add
@@ -233,7 +233,7 @@ class Dehum(Plugin):
        adjacent frames are cross-faded linearly; ``ĥ`` is subtracted from the
        input, delayed by the latency ``(1 + J)·0.1 s + T/2``, J the hops in
        ``T/4``, or in ``window_s/2`` when the fit's window is longer than
-       ``T``: 4.6 s at 6 s, 9.1 s at 12 s.
+       ``T``: 9.1 s by default (12 s), 4.6 s at 6 s.
 
     What is removed is only what correlates with the harmonics over a
     window, a few tenths of a Hz around each; a tone halfway between
@@ -241,12 +241,12 @@ class Dehum(Plugin):
     content right at a harmonic, where it sounds all through the window, is
     taken with the hum. In ``benchmarks/bench_dehum_leveler.py`` (speech and
     two pieces of music, hum drifting 49.5 → 50.5 Hz) a hum as loud as the
-    programme comes out 28–39 dB down (an unweighted 4 s fit: 21–25 dB), and
-    one 10 dB below it 19–31 dB; with ``window_s=12`` 32–41 and 23–34 dB,
-    at 2.2× the CPU time (about 0.5 s per second of audio). A hum 20 dB
-    below music can still lose the tracker to notes near the harmonics for
-    seconds at a time (3–15 dB removed there; 7–24 dB at 12 s, where a
-    late switch of path still reaches the fits to come).
+    programme comes out 33–44 dB down, one 10 dB below it 23–35 dB (with
+    ``window_s=6``, at less than half the CPU time and 4.5 s less latency: 29–40 and
+    19–31 dB; an unweighted 4 s fit: 21–25 dB at 0 dB). A hum 20 dB below
+    music can still lose the tracker to notes near the harmonics for
+    seconds at a time: 7.5–24 dB removed there (3.5–20 dB at 6 s, where a
+    late switch of path reaches fewer of the fits to come).
 
     The fundamental is tracked on all channels together; amplitudes and
     phases are fitted per channel.
@@ -284,7 +284,7 @@ class Dehum(Plugin):
                       help="Harmonics removed, the fundamental included.")
     drift_hz = Param(1.5, unit="Hz", minimum=0.05, maximum=5.0,
                      help="How far the fundamental may drift from the nominal frequency.")
-    window_s = Param(6.0, unit="s", minimum=0.5, maximum=30.0,
+    window_s = Param(12.0, unit="s", minimum=0.5, maximum=30.0,
                      help="Analysis window: longer takes less programme, shorter follows level changes.")
 
     @classmethod
