@@ -496,9 +496,9 @@ class Dehum(Plugin):
         state.comb_peak = peak
 
     def _rewrite(self, state: StreamState, m: int) -> None:
-        """A second path has won at frame ``m``: the first was following the programme (a note),
-        so the estimates still kept (those the fits to come will use) are replaced by the
-        second path's, and before it started by its first value."""
+        """A second path has won at frame ``m`` (or the first has moved over to it): the first was
+        following the programme (a note), so the estimates still kept (those the fits to come
+        will use) are replaced by the second path's, and before it started by its straight line."""
         state.phase_correction = None  # refined along the old path: start afresh
         path = np.asarray(state.path)
         start = m - path.size + 1  # the frame of the path's first value
@@ -712,6 +712,7 @@ class Dehum(Plugin):
         if state is not None and "z" in state:
             # the flush's silence is not audio: the fits leave it out
             state.end_baseband = state.position // state.decimation
+            state.__dict__.pop("centres", None)  # the frames' audio centres, now with an end
         return super()._finish_aligned(owed)
 
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
