@@ -217,7 +217,9 @@ class StreamState:
     """Per-stream scratch space handed to :meth:`Plugin.process_block`.
 
     Attributes set by the framework: ``sample_rate``, ``channels``,
-    ``buffer_size`` and ``position`` (stream samples before this block). A
+    ``buffer_size`` and ``position`` (stream samples before this block); and,
+    once the flush begins, ``input_end`` (the stream's length: the blocks from
+    there on are the flush's silence, not audio). A
     processor keeps its filter memories etc. here as plain attributes, created
     on first use (``if "zi" not in state``). It is thrown away on reset.
     """
@@ -620,6 +622,8 @@ class Plugin:
 
     def _finish_aligned(self, owed: int) -> np.ndarray:
         """Return ``owed`` more samples: the tail still inside the latency."""
+        if self._state is not None:
+            self._state.input_end = self._state.position  # what comes now is padding
         channels = self._stream["channels"]
         if owed <= 0:
             return _empty(channels)

@@ -95,6 +95,11 @@ def _moving(a: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
+def _end(state: StreamState) -> int | None:
+    """The stream's end in baseband samples, once the flush has begun (None before)."""
+    return state.input_end // state.decimation if "input_end" in state else None
+
+
 def _kernels() -> ModuleType:
     # numba costs ~0.5 s to import: only when a Dehum first runs.
     from . import _level_kernels
@@ -466,7 +471,8 @@ class Dehum(Plugin):
             if m % BACKGROUND_FRAMES == 0:
                 state.scale = 1.0 / self._background(state, weighted, state.nominal[0])
             delta, score = self._local(state, weighted, state.estimates[-1])
-            if state.challenger is not None and "end_baseband" in state:
+            ended = "input_end" in state  # in the flush's silence the path is kept
+            if state.challenger is not None and ended:
                 state.challenger, state.lead = None, []
             if state.challenger is not None:
                 # a second path, followed like the first; it replaces the first only if it
@@ -484,7 +490,6 @@ class Dehum(Plugin):
                         delta = state.challenger
                         self._rewrite(state, m)
                     state.challenger, state.lead = None, []
-            ended = "end_baseband" in state  # in the flush's silence the path is kept
             if m % REACQUIRE_FRAMES == 0 and state.challenger is None and not ended:
                 far, far_score = self._global(state, weighted)
                 if abs(far - delta) > 2 * LOCAL_SPAN_HZ and far_score.max() > score:
@@ -530,15 +535,15 @@ class Dehum(Plugin):
 
     def _centre(self, state: StreamState, q: int) -> float:
         """Where (in frames) the audio of frame ``q``'s tracker window is centred (Hann weighted)."""
+        end = _end(state)
         cache = state.__dict__.setdefault("centres", {})
-        if q not in cache:
+        if (q, end) not in cache:
             hop, half = state.hop, state.half
-            end = state.__dict__.get("end_baseband")
             stop = q * hop + half + 1 if end is None else min(q * hop + half + 1, end)
             i = np.arange(max(q * hop - half, 0), stop)
             v = 0.5 * (1.0 + np.cos(np.pi * (i - q * hop) / (half + 1)))
-            cache[q] = float((v * i).sum() / v.sum() / hop)
-        return cache[q]
+            cache[q, end] = float((v * i).sum() / v.sum() / hop)
+        return cache[q, end]
 
     def _held(self, state: StreamState, frames: np.ndarray) -> np.ndarray:
         """The track at ``frames`` for the fits: the estimates, mended at the stream's ends.
@@ -556,7 +561,7 @@ class Dehum(Plugin):
         q = np.clip(frames, 0, None)
         out = est[q - first].copy()
         lead = math.ceil(half / hop)  # the first frame whose window is wholly inside the stream
-        end = state.__dict__.get("end_baseband")
+        end = _end(state)
         last = (end - half - 1) // hop if end is not None else None  # and the last
         edge = (q < lead) | ((q > last) if last is not None else False)
         if not edge.any():
@@ -584,10 +589,12 @@ class Dehum(Plugin):
 
     def _fit(self, state: StreamState, m: int) -> None:
         """Frame ``m``'s smoothed Δ, drift rate β and harmonic amplitudes ``c``."""
-        lo, hi = max(0, m - state.span), m + state.span
-        q = np.arange(lo, hi + 1)
+        reach = state.reach
+        frames = np.arange(m - reach, m + reach + 1)
+        known = self._held(state, frames)  # the track over the fit's window (reach ≥ span)
+        q = np.arange(max(0, m - state.span), m + state.span + 1)
         t = (q - m) * state.hop * state.decimation / state.sample_rate
-        d = self._held(state, q)
+        d = known[q - (m - reach)]
         if q.size > 1:
             beta, delta = np.polyfit(t, d, 1)
         else:
@@ -599,10 +606,8 @@ class Dehum(Plugin):
         # there (linear between frame centres), integrated on from the chirp's ends.
         tau = state.fit_tau
         phase = delta * tau + 0.5 * beta * tau**2
-        reach, hop, fit_half, near = state.reach, state.hop, state.fit_half, state.half
+        hop, fit_half, near = state.hop, state.fit_half, state.half
         if fit_half > near:
-            frames = np.arange(m - reach, m + reach + 1)
-            known = self._held(state, frames)
             track = np.interp(np.arange(-fit_half, fit_half + 1), (frames - m) * hop, known) * (dec / fs)
             right = fit_half + near
             phase[right + 1 :] = phase[right] + np.cumsum(track[right + 1 :])
@@ -617,7 +622,7 @@ class Dehum(Plugin):
         # Samples outside the stream (before its start, or the flush's silence after its end)
         # hold no hum: they get no weight, or they would pull the fit towards zero.
         index = m * hop + np.arange(-fit_half, fit_half + 1)
-        end = state.__dict__.get("end_baseband")
+        end = _end(state)
         inside = (index >= 0) & (index < (end if end is not None else index[-1] + 1))
         v = state.fit_weights * inside
         first = (y * v).sum(axis=-1) / v.sum()
@@ -707,14 +712,6 @@ class Dehum(Plugin):
         return coef
 
     # ------------------------------------------------------------------ processing
-    def _finish_aligned(self, owed: int) -> np.ndarray:
-        state = self._state
-        if state is not None and "z" in state:
-            # the flush's silence is not audio: the fits leave it out
-            state.end_baseband = state.position // state.decimation
-            state.__dict__.pop("centres", None)  # the frames' audio centres, now with an end
-        return super()._finish_aligned(owed)
-
     def process_block(self, block: np.ndarray, state: StreamState) -> np.ndarray:
         if "z" not in state:
             self._setup(state)

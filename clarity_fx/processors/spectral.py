@@ -674,12 +674,6 @@ class SpectralSubtraction(Plugin):
         # depend on block sizes, and a long block fills the three-thread STFT pipeline.
         super()._start(sample_rate, channels, max(buffer_size, WHOLE_BLOCK))
 
-    def _finish_aligned(self, owed: int) -> np.ndarray:
-        if self._state is not None:
-            # What comes now is the flush's silence: a region still open ends here.
-            self._state.input_end = self._state.position
-        return super()._finish_aligned(owed)
-
     def _begin(self, state: StreamState) -> None:
         n_fft, hop = self.stft_size(state.sample_rate)
         state.n_fft, state.hop = n_fft, hop
