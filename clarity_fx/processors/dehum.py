@@ -39,6 +39,7 @@ REFINE_STEPS_HZ = (0.01, 0.0025, 0.0006)
 REACQUIRE_FRAMES = 20
 CHALLENGE_FRAMES = 20
 CHALLENGE_MARGIN = 1.0
+COHERENCE_MARGIN = 1.0
 #: When a second path wins, the estimates before it started are its straight line, with a drift
 #: rate of at most this, Hz/s (mains drifts far slower).
 MAX_DRIFT_RATE = 0.1
@@ -92,6 +93,25 @@ def _moving(a: np.ndarray, width: int) -> np.ndarray:
     out[..., length - after + 1 :] = (sums[..., length : length + 1] - sums[..., tail - before]) / (
         length - tail + before
     )
+    return out
+
+
+def _local_line(values: np.ndarray, half: int, use: np.ndarray) -> np.ndarray:
+    """Each value where ``use`` is true replaced by the Hann-weighted straight line through its
+    neighbours within ``half`` that are used, at its own place; the others are kept."""
+    used = np.flatnonzero(use)
+    if used.size < 2:
+        return values
+    i = used
+    d = i[None, :] - i[:, None]
+    w = np.where(np.abs(d) <= half, 0.5 * (1 + np.cos(np.pi * d / (half + 1))), 0.0)
+    s0, s1, s2 = w.sum(1), (w * d).sum(1), (w * d * d).sum(1)
+    t0, t1 = w @ values[i], (w * d) @ values[i]
+    det = s0 * s2 - s1 * s1
+    ok = det > 1e-9 * s0 * s0
+    level = np.where(ok, (s2 * t0 - s1 * t1) / np.where(ok, det, 1.0), t0 / s0)
+    out = values.copy()
+    out[used] = level
     return out
 
 
@@ -306,11 +326,12 @@ class Dehum(Plugin):
         half = max(2, round(track * rate / 2))  # the tracker's window
         fit_half = max(half, round(self.window_s * rate / 2))  # the amplitude fit's window
         span = max(1, round(track / 4 / HOP_S))
+        smooth = max(1, round(track / 2 / HOP_S))
         # the fit of frame m follows the track over its whole window: frames m ± reach
         reach = max(span, math.ceil(fit_half / hop)) if fit_half > half else span
         latency = (1 + reach) * hop * decimation + (half + 2) * decimation
         return {"decimation": decimation, "hop": hop, "half": half, "fit_half": fit_half, "span": span,
-                "reach": reach, "latency": latency}
+                "smooth": smooth, "reach": reach, "latency": latency}
 
     def latency_for(self, sample_rate: float) -> int:
         return self._geometry(sample_rate)["latency"]
@@ -486,7 +507,11 @@ class Dehum(Plugin):
                     # note that ended): either way the estimates held are the second's
                     joined = (abs(delta - state.challenger) <= 2 * LOCAL_SPAN_HZ
                               and abs(delta - state.first_start) > 2 * LOCAL_SPAN_HZ)
-                    if np.mean(state.lead) > CHALLENGE_MARGIN or joined:
+                    main = np.append(state.estimates[len(state.estimates) - len(state.path) + 1 :], delta)
+                    apart = abs(delta - state.challenger) > 2 * LOCAL_SPAN_HZ
+                    wins = apart and (self._coherence(state, m, np.asarray(state.path))
+                                      > self._coherence(state, m, main) + COHERENCE_MARGIN)
+                    if wins or joined:
                         delta = state.challenger
                         self._rewrite(state, m)
                     state.challenger, state.lead = None, []
@@ -592,6 +617,12 @@ class Dehum(Plugin):
         reach = state.reach
         frames = np.arange(m - reach, m + reach + 1)
         known = self._held(state, frames)  # the track over the fit's window (reach ≥ span)
+        # each frame's estimate from a window of T around it is noisy where the programme is
+        # loud, and its neighbours' errors are alike: the track is smoothed over ±T/2 (the frames
+        # of the stream; those past its ends keep their mended values)
+        end = _end(state)
+        use = (frames >= 0) & ((frames * state.hop < end) if end is not None else True)
+        known = _local_line(known, state.smooth, use)
         q = np.arange(max(0, m - state.span), m + state.span + 1)
         t = (q - m) * state.hop * state.decimation / state.sample_rate
         d = known[q - (m - reach)]
@@ -628,7 +659,6 @@ class Dehum(Plugin):
         first = (y * v).sum(axis=-1) / v.sum()
         # The programme's local power at each harmonic: the residual of that first fit, smoothed
         # over LOCAL_S (a band of 1/LOCAL_S Hz), its power smoothed over LOCAL_S again.
-        width = state.local_width
         fit = first
         # start from the last frame's phase correction, moved to this frame's centre (the
         # windows overlap but for one hop), so that the passes go on refining it frame by frame
@@ -643,11 +673,7 @@ class Dehum(Plugin):
             y = y * np.exp(-1j * np.outer(k, error))
         plain = None  # the fit along the track alone, kept in case the correction runs away
         for phase_pass in range(PHASE_PASSES + 1):
-            for _ in range(PASSES):
-                local = _moving(np.abs(_moving(y - fit[..., None], width)) ** 2, width)
-                weights = v / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
-                total = weights.sum(axis=-1)
-                fit = (weights * y).sum(axis=-1) / total
+            fit, weights, local, total = self._irls(state, y, v, fit)
             if phase_pass == PHASE_PASSES or fit_half <= near:
                 break
             if plain is None:
@@ -668,14 +694,42 @@ class Dehum(Plugin):
         # the phase correction's slope and curvature at the centre move the synthesised chirp too
         delta += correction[0] / (2.0 * np.pi)
         beta += 2.0 * correction[1] / (2.0 * np.pi) if PHASE_ORDER > 1 else 0.0
-        # Wiener shrinkage: the fit's variance from the programme, Σ u² S / (Σ u)² with the
-        # programme's density S = local·width (per baseband sample), is taken off |c|², so a
-        # harmonic buried in the programme is left alone rather than replaced by programme.
-        variance = (weights**2 * local).sum(axis=-1) * width / total**2
-        power = fit.real**2 + fit.imag**2
-        shrink = np.maximum(0.0, 1.0 - variance / np.maximum(power, 1e-300))
-        amps = shrink * fit
-        state.frames[m] = (float(delta), float(beta), amps)
+        state.frames[m] = (float(delta), float(beta), fit)
+
+    def _irls(
+        self, state: StreamState, y: np.ndarray, v: np.ndarray, fit: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """PASSES re-weightings of the amplitude fit from ``fit``: (fit, weights, local, total)."""
+        width = state.local_width
+        for _ in range(PASSES):
+            local = _moving(np.abs(_moving(y - fit[..., None], width)) ** 2, width)
+            weights = v / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
+            total = weights.sum(axis=-1)
+            fit = (weights * y).sum(axis=-1) / total
+        return fit, weights, local, total
+
+    def _coherence(self, state: StreamState, m: int, path: np.ndarray) -> float:
+        """How well a path explains the tracker window of frame ``m`` as steady harmonics.
+
+        ``path``: its Δ at frames m − len + 1 … m; their straight line is the chirp along which
+        the window is demodulated, and the weighted fit of :meth:`_fit` gives each harmonic's
+        ``c_k`` and its variance ``σ_k²`` from the programme. Returns ``Σ log(1 + |c_k|²/σ_k²)``:
+        a note, loud but not steady (it starts, stops, restarts), explains little of it; the
+        mains, steady all through, much.
+        """
+        t = (np.arange(path.size) - (path.size - 1)) * state.hop * state.decimation / state.sample_rate
+        beta, delta = np.polyfit(t, path, 1) if path.size > 1 else (0.0, float(path[-1]))
+        tau = state.tau
+        theta = 2.0 * np.pi * np.outer(state.k, delta * tau + 0.5 * beta * tau**2)
+        y = self._window(state, m)[0] * np.exp(-1j * theta)
+        index = m * state.hop + np.arange(-state.half, state.half + 1)
+        end = _end(state)
+        inside = (index >= 0) & (index < (end if end is not None else index[-1] + 1))
+        v = state.weights * inside
+        fit, weights, local, total = self._irls(state, y, v, (y * v).sum(axis=-1) / v.sum())
+        variance = (weights**2 * local).sum(axis=-1) * state.local_width / total**2
+        snr = (fit.real**2 + fit.imag**2) / np.maximum(variance, 1e-300)
+        return float(np.log1p(snr).sum())
 
     def _phase_error(
         self, state: StreamState, y: np.ndarray, weights: np.ndarray, fit: np.ndarray
