@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 import clarity_fx as cfx
 from clarity_fx.processors.dehum import HOP_S
@@ -251,3 +254,27 @@ def test_parameters_are_checked():
     from clarity_fx.registry import get_type
 
     assert get_type("dehum").build({"harmonics": 12}).harmonics == 12
+
+
+MUSIC = Path("/usr/share/games/neverball/bgm/track1.ogg")
+
+
+@pytest.mark.skipif(not MUSIC.exists(), reason="neverball-data's music is not installed")
+def test_tracker_keeps_the_hum_under_real_music():
+    """Real music (neverball-data's track1.ogg, 14 s from 10 s, mono) with a hum 20 dB under it,
+    drifting 1 Hz per 30 s: its bass on G (49.0 Hz) holds the comb from the first frame on. The
+    comb's next peaks are tested by how well the weighted fit explains the window with them as
+    steady harmonics (a note starts, stops and restarts), and a second path wins only by that
+    test too; the comb's average lead over 2 s, the test before, never let the hum challenge the
+    bass, and the output had more hum than the input. Measured, one run: 18.0 dB (before: −7.6)."""
+    data, rate = sf.read(MUSIC, dtype="float64", always_2d=True)
+    clean = data[10 * rate : 24 * rate].mean(axis=1)
+    clean *= 0.1 / np.sqrt(np.mean(clean**2))
+    n = clean.size
+    rng = np.random.default_rng(3)
+    phase = 2 * np.pi * np.cumsum(49.6 + np.arange(n) / rate / 30.0) / rate
+    h = sum(np.cos(k * phase + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 9))
+    h *= 0.01 / np.sqrt(np.mean(h**2))
+    out = cfx.Dehum()((clean + h).astype(np.float32), rate)
+    span = slice(rate, -rate)
+    assert 10 * np.log10(np.mean(h[span] ** 2) / np.mean((out[span] - clean[span]) ** 2)) >= 12.0

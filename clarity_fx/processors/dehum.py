@@ -40,6 +40,10 @@ REACQUIRE_FRAMES = 20
 CHALLENGE_FRAMES = 20
 CHALLENGE_MARGIN = 1.0
 COHERENCE_MARGIN = 1.0
+#: When the comb's best is the path followed, its NOMINEES next peaks are tested by coherence
+#: at these drift rates (Hz/s) for a second path.
+NOMINEES = 3
+NOMINEE_RATES = (-0.06, -0.03, 0.0, 0.03, 0.06)
 #: When a second path wins, the estimates before it started are its straight line, with a drift
 #: rate of at most this, Hz/s (mains drifts far slower).
 MAX_DRIFT_RATE = 0.1
@@ -198,7 +202,12 @@ class Dehum(Plugin):
        stretches least, so it scores low; the mains, steady all through,
        high (pingus-1.it with a hum 20 dB under it: 17–21 against 6–13 over
        6 s windows, where the comb had the note ahead for seconds at a time).
-       A hum that lost the first frame to a note can take it back.
+       When the comb's best is the path followed (a bass note on G, 49.0 Hz,
+       can hold it from the first frame on), its three next peaks are
+       tested the same way, each at the best of five drift rates
+       (−0.06 … 0.06 Hz/s), against the path's own last 2 s; one that
+       scores more by 1 starts the second path. A hum that lost the first
+       frame to a note can take it back.
        The first frame's second-best peak starts such a second path at
        once. When a second path wins, or the first has moved over to it
        (it left a note that ended), the estimates still held, those the
@@ -535,7 +544,9 @@ class Dehum(Plugin):
                     state.challenger, state.lead = None, []
             if m % REACQUIRE_FRAMES == 0 and state.challenger is None and not ended:
                 far, far_score = self._global(state, weighted)
-                if abs(far - delta) > 2 * LOCAL_SPAN_HZ and far_score.max() > score:
+                if not (abs(far - delta) > 2 * LOCAL_SPAN_HZ and far_score.max() > score):
+                    far = self._nominate(state, m, far_score, delta)
+                if far is not None:
                     state.challenger, state.lead, state.path = far, [], []
                     state.first_start = delta
             delta, peak = self._refine(state, weighted, delta)
@@ -731,6 +742,28 @@ class Dehum(Plugin):
             fit = (weights * y).sum(axis=-1) / total
         return fit, weights, local, total
 
+    def _nominate(self, state: StreamState, m: int, score: np.ndarray, delta: float) -> float | None:
+        """A second path's start when the comb prefers the first: of the comb's NOMINEES highest
+        peaks away from it, the one whose steady harmonics (:meth:`_coherence`, at the best of
+        NOMINEE_RATES drift rates) explain frame ``m``'s window better than the first path's own
+        last CHALLENGE_FRAMES estimates do, if any. A bass note on G (49.0 Hz) can hold the comb
+        from the first frame on, with the mains never the comb's best."""
+        grid = np.arange(-self.drift_hz, self.drift_hz + 1e-9, GLOBAL_STEP_HZ)
+        peak = np.ones(grid.size, bool)
+        peak[1:] &= score[1:] >= score[:-1]
+        peak[:-1] &= score[:-1] >= score[1:]
+        candidates = np.flatnonzero(peak & (np.abs(grid - delta) > 2 * LOCAL_SPAN_HZ))
+        if candidates.size == 0:
+            return None
+        candidates = candidates[np.argsort(score[candidates])[::-1][:NOMINEES]]
+        own = np.append(state.estimates[-(CHALLENGE_FRAMES - 1) :], delta)
+        best, best_value = None, self._coherence(state, m, own) + COHERENCE_MARGIN
+        for i in candidates:
+            value = max(self._coherence_line(state, m, float(grid[i]), rate) for rate in NOMINEE_RATES)
+            if value > best_value:
+                best, best_value = float(grid[i]), value
+        return best
+
     def _coherence(self, state: StreamState, m: int, path: np.ndarray) -> float:
         """How well a path explains the tracker window of frame ``m`` as steady harmonics.
 
@@ -742,6 +775,10 @@ class Dehum(Plugin):
         """
         t = (np.arange(path.size) - (path.size - 1)) * state.hop * state.decimation / state.sample_rate
         beta, delta = np.polyfit(t, path, 1) if path.size > 1 else (0.0, float(path[-1]))
+        return self._coherence_line(state, m, float(delta), float(beta))
+
+    def _coherence_line(self, state: StreamState, m: int, delta: float, beta: float) -> float:
+        """:meth:`_coherence` of the chirp ``Δ + βτ`` (Hz, Hz/s; τ from frame ``m``'s centre)."""
         tau = state.tau
         theta = 2.0 * np.pi * np.outer(state.k, delta * tau + 0.5 * beta * tau**2)
         y = self._window(state, m)[0] * np.exp(-1j * theta)
