@@ -34,12 +34,11 @@ LOCAL_STEP_HZ = 0.02
 REFINE_STEPS_HZ = (0.01, 0.0025, 0.0006)
 #: Every this many frames the whole ``±drift_hz`` range is searched again, and
 #: a peak farther than 2·LOCAL_SPAN_HZ that scores higher starts a second path, which
-#: replaces the first if over the next CHALLENGE_FRAMES frames it scores CHALLENGE_MARGIN
-#: more on average.
+#: replaces the first if after CHALLENGE_FRAMES frames its coherence (:meth:`Dehum._coherence`)
+#: is COHERENCE_MARGIN higher.
 REACQUIRE_FRAMES = 20
 CHALLENGE_FRAMES = 20
-CHALLENGE_MARGIN = 1.0
-COHERENCE_MARGIN = 1.0
+COHERENCE_MARGIN = 3.0
 #: When the comb's best is the path followed, its NOMINEES next peaks are tested by coherence
 #: at these drift rates (Hz/s) for a second path.
 NOMINEES = 3
@@ -195,9 +194,11 @@ class Dehum(Plugin):
        0.2 Hz away that scores higher starts a second path, followed like the
        first. After 2 s, unless the two have met, it replaces the first only
        if it explains the tracker's window better as steady harmonics: along
-       each path's straight line over those 2 s, the weighted fit of step 4
+       each path's straight line over those 2 s (at the best of its drift
+       rate and the five below, as 2 s of estimates give a poor slope), the
+       weighted fit of step 4
        gives every ``c_k`` and its variance from the programme ``σ_k²``, and
-       the score is ``Σ_k log(1 + |c_k|²/σ_k²)`` (by 1 more). A note, however
+       the score is ``Σ_k log(1 + |c_k|²/σ_k²)`` (by 3 more). A note, however
        loud, starts, stops and restarts, and the fit weights its loud
        stretches least, so it scores low; the mains, steady all through,
        high (pingus-1.it with a hum 20 dB under it: 17–21 against 6–13 over
@@ -206,7 +207,7 @@ class Dehum(Plugin):
        can hold it from the first frame on), its three next peaks are
        tested the same way, each at the best of five drift rates
        (−0.06 … 0.06 Hz/s), against the path's own last 2 s; one that
-       scores more by 1 starts the second path. A hum that lost the first
+       scores more by 3 starts the second path. A hum that lost the first
        frame to a note can take it back.
        The first frame's second-best peak starts such a second path at
        once. When a second path wins, or the first has moved over to it
@@ -775,7 +776,10 @@ class Dehum(Plugin):
         """
         t = (np.arange(path.size) - (path.size - 1)) * state.hop * state.decimation / state.sample_rate
         beta, delta = np.polyfit(t, path, 1) if path.size > 1 else (0.0, float(path[-1]))
-        return self._coherence_line(state, m, float(delta), float(beta))
+        # the line's slope from 2 s of noisy estimates can be far off: the best of it and the
+        # nominees' rates, as a nominee is tested
+        rates = (float(beta), *NOMINEE_RATES)
+        return max(self._coherence_line(state, m, float(delta), rate) for rate in rates)
 
     def _coherence_line(self, state: StreamState, m: int, delta: float, beta: float) -> float:
         """:meth:`_coherence` of the chirp ``Δ + βτ`` (Hz, Hz/s; τ from frame ``m``'s centre)."""
