@@ -61,10 +61,15 @@ The peer tool is ``ffmpeg`` (Debian package ``ffmpeg``), run as a subprocess.
    The tracker's test of a second path by the fit's coherence, the track
    smoothed over ±3 s and the unshrunk amplitudes were chosen on pingus-1.it
    at −20 dB (the tracker had lost the hum there for 4–10 s in one run and
-   16–20 s in the other; its reduction went from 8.2 to 32.8 dB); on the
-   held-out pieces below they measured, as hum reduction / error: see the
-   closing note of that change. The figures in the rest of this paragraph are
-   the error measure, from before the split:
+   16–20 s in the other; its reduction went from 8.2 to 32.5 dB). The nominees
+   and the margin of 3 were chosen on neverball-data's track1.ogg (a bass on
+   G held the comb). Held out (hum reduction at 0 / −10 / −20 dB, this split):
+   pingus-2.it 48.7 / 38.2 / 31.6, goin_march.it 52.9 / 44.8 / 37.4; the seven
+   other neverball pieces (30 s from 10 s; inter.ogg is 18 s) 42.8–53.2 at 0 dB,
+   34.6–43.3 at −10 dB and 22.2–31.1 at −20 dB, five of them under 30
+   (track1.ogg itself: 48.2 / 38.3 / 30.8). The
+   figures in the rest of this paragraph are the error measure, from before
+   the split:
    the 6 s window and three re-weighting passes of the fit (the defaults then) were
    chosen on these three recordings. On two others from pingus-data that
    played no part in the choice (pingus-2.it, goin_march.it; same hum), a
