@@ -59,7 +59,8 @@ The peer tool is ``ffmpeg`` (Debian package ``ffmpeg``), run as a subprocess.
    (tests/test_dehum.py).
 
    The tracker's test of a second path by the fit's coherence, the track
-   smoothed over ±3 s and the unshrunk amplitudes were chosen on pingus-1.it
+   smoothed over ±3 s and the eased shrinkage (only amplitudes under 10 times
+   their variance) were chosen on pingus-1.it, sorcerer.it and speech
    at −20 dB (the tracker had lost the hum there for 4–10 s in one run and
    16–20 s in the other; its reduction went from 8.2 to 32.5 dB). The nominees
    and the margin of 3 were chosen on neverball-data's track1.ogg (a bass on

@@ -103,7 +103,7 @@ def test_white_programme_loses_at_most_the_fits_bandwidth():
     the window lies wholly inside the audio (measured: 3.2/window_s, twice an unweighted Hann
     fit's 1.5/window_s, as the re-weighting narrows the window's effective length). A harmonic
     under 10 times its fit's variance is shrunk by the Wiener factor eased to 1 at 10; the full
-    Wiener factor took less here (2.6/window_s) but left 3–7 dB more of a hum 20 dB under music
+    Wiener factor took less here (2.6/window_s) but left 5–7 dB more of a hum 20 dB under music
     (benchmarks/bench_dehum_leveler.py) and took no less of that programme; no shrinking at all
     took 3.8/window_s."""
     rng = np.random.default_rng(3)

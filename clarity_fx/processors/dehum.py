@@ -264,7 +264,7 @@ class Dehum(Plugin):
        shrunk by ``max(0, 1 − (1 − ρ/10)/ρ)``, the Wiener factor
        ``1 − 1/ρ`` eased to 1 at ρ = 10, so that a harmonic with no hum
        is left alone rather than replaced by programme. (The full Wiener
-       factor, as before, left 3–7 dB more of a hum 20 dB under music and
+       factor, as before, left 5–7 dB more of a hum 20 dB under music and
        took no less of that music.)
     4b. **Phase refinement** (a fit window longer than ``T`` only). The track
        integrated over many seconds drifts from the hum's phase by a common
