@@ -14,12 +14,13 @@ from clarity_fx.processors.dehum import HOP_S
 SR = 48000
 
 
-def hum(seconds: float, f_start: float, f_end: float, harmonics: int = 8, rms: float = 0.05, seed: int = 1):
+def hum(seconds: float, f_start: float, f_end: float, harmonics: int = 8, rms: float = 0.05, seed: int = 1,
+        rate: int = SR):
     """Harmonics 1..K (amplitudes 1/k, random phases) of an f0 moving linearly from f_start to f_end."""
     rng = np.random.default_rng(seed)
-    n = int(seconds * SR)
+    n = int(seconds * rate)
     f0 = np.linspace(f_start, f_end, n)
-    phase = 2 * np.pi * np.cumsum(f0) / SR
+    phase = 2 * np.pi * np.cumsum(f0) / rate
     h = sum(np.cos(k * phase + rng.uniform(0, 2 * np.pi)) / k for k in range(1, harmonics + 1))
     return h * rms / np.sqrt(np.mean(h**2))
 
@@ -270,11 +271,7 @@ def test_tracker_keeps_the_hum_under_real_music():
     data, rate = sf.read(MUSIC, dtype="float64", always_2d=True)
     clean = data[10 * rate : 24 * rate].mean(axis=1)
     clean *= 0.1 / np.sqrt(np.mean(clean**2))
-    n = clean.size
-    rng = np.random.default_rng(3)
-    phase = 2 * np.pi * np.cumsum(49.6 + np.arange(n) / rate / 30.0) / rate
-    h = sum(np.cos(k * phase + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 9))
-    h *= 0.01 / np.sqrt(np.mean(h**2))
+    h = hum(14.0, 49.6, 49.6 + 14.0 / 30.0, rms=0.01, seed=3, rate=rate)
     out = cfx.Dehum()((clean + h).astype(np.float32), rate)
     span = slice(rate, -rate)
     assert 10 * np.log10(np.mean(h[span] ** 2) / np.mean((out[span] - clean[span]) ** 2)) >= 12.0

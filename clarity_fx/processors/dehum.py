@@ -60,6 +60,7 @@ BACKGROUND_FLOOR = 1e-4
 #: harmonic over LOCAL_S seconds (the residual of the previous pass). The f0 comb weights the
 #: baseband the same way, ``local`` there being the baseband's own power.
 PASSES = 3
+#: A fitted harmonic under SHRINK_SNR times its variance from the programme is shrunk towards 0.
 SHRINK_SNR = 10.0
 LOCAL_S = 0.2
 LOCAL_FLOOR = 0.03
@@ -390,7 +391,6 @@ class Dehum(Plugin):
         state.comb_peak = 0.0
         state.challenger: float | None = None  # Δ of the second path, if one is followed
         state.path: list[float] = []  # its refined Δ, frame by frame
-        state.lead: list[float] = []  # its score less the first path's, frame by frame
         state.frames: dict[int, tuple[float, float, np.ndarray]] = {}  # m -> (Δ, β, c[C, K])
         state.next_fit = 0
         half, dec = state.half, state.decimation
@@ -462,10 +462,14 @@ class Dehum(Plugin):
                 delta, peak = candidate, power
         return delta, peak
 
+    def _grid(self) -> np.ndarray:
+        """The exhaustive Δ grid over ±drift_hz in GLOBAL_STEP_HZ steps."""
+        return np.arange(-self.drift_hz, self.drift_hz + 1e-9, GLOBAL_STEP_HZ)
+
     def _global(
         self, state: StreamState, weighted: np.ndarray, tau: np.ndarray | None = None
     ) -> tuple[float, np.ndarray]:
-        grid = np.arange(-self.drift_hz, self.drift_hz + 1e-9, GLOBAL_STEP_HZ)
+        grid = self._grid()
         power = self._comb(state, weighted, grid, tau)
         return float(grid[int(np.argmax(power))]), power
 
@@ -513,11 +517,11 @@ class Dehum(Plugin):
             delta, power = self._global(state, weighted)
             # the best peak away from the first starts a second path at once: the first
             # window holds only half a window of audio, and a note there may win it
-            grid = np.arange(-self.drift_hz, self.drift_hz + 1e-9, GLOBAL_STEP_HZ)
+            grid = self._grid()
             away = np.abs(grid - delta) > 2 * LOCAL_SPAN_HZ
             if away.any():
                 state.challenger = float(grid[away][int(np.argmax(power[away]))])
-                state.lead, state.path, state.first_start = [], [], delta
+                state.path, state.first_start = [], delta
             delta, peak = self._refine(state, weighted, delta)
         else:
             weighted = self._whiten(state, window[0])
@@ -526,34 +530,31 @@ class Dehum(Plugin):
             delta, score = self._local(state, weighted, state.estimates[-1])
             ended = "input_end" in state  # in the flush's silence the path is kept
             if state.challenger is not None and ended:
-                state.challenger, state.lead = None, []
+                state.challenger = None
             if state.challenger is not None:
-                # a second path, followed like the first; it replaces the first only if it
-                # scored higher on average over CHALLENGE_FRAMES frames (mains drifts slowly,
-                # so a path that wins only now and then is a note, not the mains)
-                state.challenger, rival = self._local(state, weighted, state.challenger)
-                state.lead.append(rival - score)
+                # a second path, followed like the first; after CHALLENGE_FRAMES frames it
+                # replaces the first only if it explains the window better as steady harmonics
+                # (a note starts, stops and restarts; the mains does not)
+                state.challenger, _ = self._local(state, weighted, state.challenger)
                 state.path.append(self._refine(state, weighted, state.challenger)[0])
-                if len(state.lead) >= CHALLENGE_FRAMES:
+                if len(state.path) >= CHALLENGE_FRAMES:
                     # the second path wins, or the first has moved over to it (it left a
                     # note that ended): either way the estimates held are the second's
-                    joined = (abs(delta - state.challenger) <= 2 * LOCAL_SPAN_HZ
-                              and abs(delta - state.first_start) > 2 * LOCAL_SPAN_HZ)
-                    main = np.append(state.estimates[len(state.estimates) - len(state.path) + 1 :], delta)
-                    apart = abs(delta - state.challenger) > 2 * LOCAL_SPAN_HZ
-                    wins = apart and (self._coherence(state, m, np.asarray(state.path))
-                                      > self._coherence(state, m, main) + COHERENCE_MARGIN)
+                    met = abs(delta - state.challenger) <= 2 * LOCAL_SPAN_HZ
+                    joined = met and abs(delta - state.first_start) > 2 * LOCAL_SPAN_HZ
+                    wins = not met and (self._coherence(state, m, np.asarray(state.path))
+                                        > self._coherence(state, m, self._own(state, delta))
+                                        + COHERENCE_MARGIN)
                     if wins or joined:
                         delta = state.challenger
                         self._rewrite(state, m)
-                    state.challenger, state.lead = None, []
+                    state.challenger = None
             if m % REACQUIRE_FRAMES == 0 and state.challenger is None and not ended:
                 far, far_score = self._global(state, weighted)
                 if not (abs(far - delta) > 2 * LOCAL_SPAN_HZ and far_score.max() > score):
                     far = self._nominate(state, m, far_score, delta)
                 if far is not None:
-                    state.challenger, state.lead, state.path = far, [], []
-                    state.first_start = delta
+                    state.challenger, state.path, state.first_start = far, [], delta
             delta, peak = self._refine(state, weighted, delta)
         state.estimates.append(delta)
         state.n_est += 1
@@ -684,16 +685,8 @@ class Dehum(Plugin):
         # constant c_k in it; the programme is what moves.
         y = self._window(state, m, fit_half)[0] * np.exp(-1j * theta)
         y *= (2.0 / (dec * gain))[:, None]  # (C, K, L)
-        # Samples outside the stream (before its start, or the flush's silence after its end)
-        # hold no hum: they get no weight, or they would pull the fit towards zero.
-        index = m * hop + np.arange(-fit_half, fit_half + 1)
-        end = _end(state)
-        inside = (index >= 0) & (index < (end if end is not None else index[-1] + 1))
-        v = state.fit_weights * inside
-        first = (y * v).sum(axis=-1) / v.sum()
-        # The programme's local power at each harmonic: the residual of that first fit, smoothed
-        # over LOCAL_S (a band of 1/LOCAL_S Hz), its power smoothed over LOCAL_S again.
-        fit = first
+        v = state.fit_weights * self._inside(state, m, fit_half)
+        fit = (y * v).sum(axis=-1) / v.sum()
         # start from the last frame's phase correction, moved to this frame's centre (the
         # windows overlap but for one hop), so that the passes go on refining it frame by frame
         correction = np.zeros(PHASE_ORDER)
@@ -707,11 +700,11 @@ class Dehum(Plugin):
             y = y * np.exp(-1j * np.outer(k, error))
         plain = None  # the fit along the track alone, kept in case the correction runs away
         for phase_pass in range(PHASE_PASSES + 1):
-            fit, weights, local, total = self._irls(state, y, v, fit)
+            fit, weights, snr = self._irls(state, y, v, fit)
             if phase_pass == PHASE_PASSES or fit_half <= near:
                 break
             if plain is None:
-                plain = (fit, weights, local, total)
+                plain = (fit, snr)
             coef = self._phase_error(state, y, weights, fit)
             correction += coef
             error = np.polynomial.polynomial.polyval(state.fit_tau, np.concatenate([[0.0], coef]))
@@ -722,7 +715,7 @@ class Dehum(Plugin):
             # frame keeps the plain fit, and the next starts afresh.
             error = np.polynomial.polynomial.polyval(state.fit_tau, np.concatenate([[0.0], correction]))
             if plain is not None and np.abs(error).max() > PHASE_LIMIT:
-                fit, weights, local, total = plain
+                fit, snr = plain
                 correction = np.zeros(PHASE_ORDER)
         state.phase_correction = correction
         # the phase correction's slope and curvature at the centre move the synthesised chirp too
@@ -730,22 +723,35 @@ class Dehum(Plugin):
         beta += 2.0 * correction[1] / (2.0 * np.pi) if PHASE_ORDER > 1 else 0.0
         # A harmonic that stands less than SHRINK_SNR above the fit's variance from the programme
         # is shrunk towards zero (the Wiener factor 1 − σ²/|c|², eased to 1 at SHRINK_SNR).
-        variance = (weights**2 * local).sum(axis=-1) * state.local_width / total**2
-        snr = (fit.real**2 + fit.imag**2) / np.maximum(variance, 1e-300)
         shrink = np.maximum(0.0, 1.0 - np.maximum(0.0, 1.0 - snr / SHRINK_SNR) / np.maximum(snr, 1e-300))
         state.frames[m] = (float(delta), float(beta), shrink * fit)
 
+    @staticmethod
+    def _inside(state: StreamState, m: int, half: int) -> np.ndarray:
+        """Which baseband samples of frame ``m``'s window of ``±half`` lie inside the stream:
+        those before its start, or in the flush's silence after its end, hold no hum and get no
+        weight (they would pull a fit towards zero)."""
+        index = m * state.hop + np.arange(-half, half + 1)
+        end = _end(state)
+        return (index >= 0) & (index < (end if end is not None else index[-1] + 1))
+
     def _irls(
         self, state: StreamState, y: np.ndarray, v: np.ndarray, fit: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """PASSES re-weightings of the amplitude fit from ``fit``: (fit, weights, local, total)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """PASSES re-weightings of the amplitude fit from ``fit``: (fit, weights, |c|²/σ²).
+
+        The programme's local power at each harmonic is the residual of the last fit, smoothed
+        over LOCAL_S (a band of 1/LOCAL_S Hz), its power smoothed over LOCAL_S again; the fit's
+        variance from the programme is ``σ² = W Σ u² S / (Σ u)²``.
+        """
         width = state.local_width
         for _ in range(PASSES):
             local = _moving(np.abs(_moving(y - fit[..., None], width)) ** 2, width)
             weights = v / (local + LOCAL_FLOOR * local.mean(axis=-1, keepdims=True) + 1e-300)
             total = weights.sum(axis=-1)
             fit = (weights * y).sum(axis=-1) / total
-        return fit, weights, local, total
+        variance = (weights**2 * local).sum(axis=-1) * width / total**2
+        return fit, weights, (fit.real**2 + fit.imag**2) / np.maximum(variance, 1e-300)
 
     def _nominate(self, state: StreamState, m: int, score: np.ndarray, delta: float) -> float | None:
         """A second path's start when the comb prefers the first: of the comb's NOMINEES highest
@@ -753,7 +759,7 @@ class Dehum(Plugin):
         NOMINEE_RATES drift rates) explain frame ``m``'s window better than the first path's own
         last CHALLENGE_FRAMES estimates do, if any. A bass note on G (49.0 Hz) can hold the comb
         from the first frame on, with the mains never the comb's best."""
-        grid = np.arange(-self.drift_hz, self.drift_hz + 1e-9, GLOBAL_STEP_HZ)
+        grid = self._grid()
         peak = np.ones(grid.size, bool)
         peak[1:] &= score[1:] >= score[:-1]
         peak[:-1] &= score[:-1] >= score[1:]
@@ -761,13 +767,17 @@ class Dehum(Plugin):
         if candidates.size == 0:
             return None
         candidates = candidates[np.argsort(score[candidates])[::-1][:NOMINEES]]
-        own = np.append(state.estimates[-(CHALLENGE_FRAMES - 1) :], delta)
-        best, best_value = None, self._coherence(state, m, own) + COHERENCE_MARGIN
+        best, best_value = None, self._coherence(state, m, self._own(state, delta)) + COHERENCE_MARGIN
         for i in candidates:
             value = max(self._coherence_line(state, m, float(grid[i]), rate) for rate in NOMINEE_RATES)
             if value > best_value:
                 best, best_value = float(grid[i]), value
         return best
+
+    @staticmethod
+    def _own(state: StreamState, delta: float) -> np.ndarray:
+        """The first path's last CHALLENGE_FRAMES estimates, ``delta`` (this frame's) the last."""
+        return np.append(state.estimates[-(CHALLENGE_FRAMES - 1) :], delta)
 
     def _coherence(self, state: StreamState, m: int, path: np.ndarray) -> float:
         """How well a path explains the tracker window of frame ``m`` as steady harmonics.
@@ -790,13 +800,8 @@ class Dehum(Plugin):
         tau = state.tau
         theta = 2.0 * np.pi * np.outer(state.k, delta * tau + 0.5 * beta * tau**2)
         y = self._window(state, m)[0] * np.exp(-1j * theta)
-        index = m * state.hop + np.arange(-state.half, state.half + 1)
-        end = _end(state)
-        inside = (index >= 0) & (index < (end if end is not None else index[-1] + 1))
-        v = state.weights * inside
-        fit, weights, local, total = self._irls(state, y, v, (y * v).sum(axis=-1) / v.sum())
-        variance = (weights**2 * local).sum(axis=-1) * state.local_width / total**2
-        snr = (fit.real**2 + fit.imag**2) / np.maximum(variance, 1e-300)
+        v = state.weights * self._inside(state, m, state.half)
+        snr = self._irls(state, y, v, (y * v).sum(axis=-1) / v.sum())[2]
         return float(np.log1p(snr).sum())
 
     def _phase_error(
